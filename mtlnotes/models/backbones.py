@@ -1,0 +1,74 @@
+"""Backbones used by several chapters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["MLP", "MultiLeNetEncoder", "SimpleConvNet", "conv_block"]
+
+
+class MLP(nn.Sequential):
+    """Fully connected layers with ReLU between them (none after the last): sizes (d_in, h1, ..., d_out)."""
+
+    def __init__(self, sizes: Sequence[int], dropout: float = 0.0) -> None:
+        if len(sizes) < 2:
+            raise ValueError(f"an MLP needs at least input and output sizes, got {sizes}")
+        layers: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(a, b))
+            if i < len(sizes) - 2:
+                layers.append(nn.ReLU())
+                if dropout:
+                    layers.append(nn.Dropout(dropout))
+        super().__init__(*layers)
+
+
+class MultiLeNetEncoder(nn.Module):
+    """The LeNet-style shared encoder used for MultiMNIST by Sener & Koltun (2018) and Nash-MTL (2022).
+
+    conv(1→10, 5×5) → max-pool 2 → ReLU → conv(10→20, 5×5) → max-pool 2 → ReLU → linear(320→``out``) → ReLU.
+    Input (B, 1, 28, 28); output (B, ``out``).
+    """
+
+    def __init__(self, out_features: int = 50) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 10, 5), nn.MaxPool2d(2), nn.ReLU(),
+            nn.Conv2d(10, 20, 5), nn.MaxPool2d(2), nn.ReLU(),
+        )
+        self.fc = nn.Linear(320, out_features)
+        self.out_features = out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.fc(self.features(x).flatten(1)))
+
+
+def conv_block(c_in: int, c_out: int, pool: bool = True) -> nn.Sequential:
+    """3×3 conv (padding 1) → BatchNorm → ReLU (→ 2×2 max-pool)."""
+    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU()]
+    if pool:
+        layers.append(nn.MaxPool2d(2))
+    return nn.Sequential(*layers)
+
+
+class SimpleConvNet(nn.Module):
+    """The convolutional trunk of Ravi & Larochelle (2017) as used by Routing Networks (Rosenbaum et al., 2018, §4):
+    four [3×3 conv, ``width`` filters, BatchNorm, ReLU, 2×2 max-pool] blocks, flattened.
+
+    Input (B, C, H, W); output (B, ``width`` · ⌊H/16⌋ · ⌊W/16⌋) — 32 features for 28×28 inputs.
+    """
+
+    def __init__(self, in_channels: int = 1, width: int = 32, n_blocks: int = 4) -> None:
+        super().__init__()
+        blocks = [conv_block(in_channels if i == 0 else width, width) for i in range(n_blocks)]
+        self.blocks = nn.Sequential(*blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(x).flatten(1)
+
+    def out_features(self, in_shape: tuple[int, int, int]) -> int:
+        with torch.no_grad():
+            return int(self.forward(torch.zeros(1, *in_shape)).shape[1])

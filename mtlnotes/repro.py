@@ -1,0 +1,71 @@
+"""Seeding, determinism, thread count and device choice.
+
+Every experiment calls :func:`seed_everything` per seed and :func:`make_deterministic` once, so that a
+CPU run is bit-for-bit repeatable on the same machine (which is what nbval checks).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+__all__ = ["seed_everything", "make_deterministic", "set_threads", "choose_device", "torch_generator"]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators (CPU and CUDA)."""
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def torch_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
+    """A fresh, seeded torch generator (prefer these over the global one inside library code)."""
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+    return gen
+
+
+def make_deterministic(enabled: bool = True) -> None:
+    """Ask torch for deterministic kernels (and cuDNN without autotuning).
+
+    On CPU this is a no-op for most ops; on CUDA it also sets ``CUBLAS_WORKSPACE_CONFIG`` as torch requires.
+    ``warn_only=True``: an op without a deterministic implementation warns instead of raising.
+    """
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(enabled, warn_only=True)
+    torch.backends.cudnn.deterministic = enabled
+    torch.backends.cudnn.benchmark = not enabled
+
+
+def set_threads(n: int | None = None) -> int:
+    """Fix torch's intra-op thread count (default: ``MTLNOTES_THREADS`` or 2, the CI machine's cores).
+
+    A fixed count keeps floating-point reduction order, and so results, identical between runs.
+    Returns the count set.
+    """
+    if n is None:
+        n = int(os.environ.get("MTLNOTES_THREADS", "2"))
+    if n < 1:
+        raise ValueError(f"thread count must be >= 1, got {n}")
+    torch.set_num_threads(n)
+    return n
+
+
+def choose_device(override: str | None = None) -> torch.device:
+    """``override`` if given (e.g. "cpu", "cuda:0"), else ``MTLNOTES_DEVICE``, else cuda when available, else cpu."""
+    name = override or os.environ.get("MTLNOTES_DEVICE")
+    if name:
+        device = torch.device(name)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"device {name!r} requested but CUDA is not available on this machine")
+        return device
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

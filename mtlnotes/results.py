@@ -1,0 +1,217 @@
+"""Results files with provenance, and the claims ledger.
+
+A results file is JSON: ``{"chapter", "profile", "provenance": {...}, "config": {...}, "seeds": [...],
+"wall_time_s", "results": {...}, "claims": [...]}``. Provenance records what is needed to trust and
+rerun a number: package version, git commit (and whether the tree was dirty), device, torch/python
+versions, host CPU count, UTC time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import mtlnotes
+
+__all__ = ["Claim", "provenance", "to_jsonable", "write_results", "read_results", "load_claims",
+           "ledger_rows", "ledger_markdown", "repo_root", "results_dir", "find_results"]
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of a paper next to our measurement.
+
+    ``holds`` is True/False when our number supports/contradicts the claim at ``profile``, and None when
+    it cannot be judged (e.g. the paper profile was not run). ``paper`` and ``ours`` are numbers or short
+    strings; ``ours`` must come from code, never typed in.
+    """
+
+    chapter: str
+    claim: str
+    paper: float | str | None
+    ours: float | str | None
+    holds: bool | None
+    profile: str
+    source: str = ""
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.holds not in (True, False, None):
+            raise ValueError(f"holds must be True, False or None, got {self.holds!r}")
+
+    @property
+    def verdict(self) -> str:
+        return {True: "holds", False: "does not hold", None: "not judged"}[self.holds]
+
+    def to_dict(self) -> dict:
+        return to_jsonable(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Claim":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in fields})
+
+
+def repo_root() -> Path | None:
+    """The git checkout holding this package, if any."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / ".git").exists() else None
+
+
+def results_dir() -> Path:
+    """Where committed results files live: ``$MTLNOTES_RESULTS`` or ``<repo>/results``."""
+    env = os.environ.get("MTLNOTES_RESULTS")
+    if env:
+        return Path(env)
+    root = repo_root()
+    return (root if root else Path.cwd()) / "results"
+
+
+def _git(*args: str) -> str | None:
+    root = repo_root()
+    if root is None:
+        return None
+    try:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def provenance(device: str | torch.device | None = None) -> dict:
+    """Package version, git commit + dirty flag, device (name of the GPU if CUDA), versions, host, UTC time."""
+    dev = str(device) if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
+    if dev.startswith("cuda") and torch.cuda.is_available():
+        dev = f"{dev} ({torch.cuda.get_device_name(torch.device(dev))})"
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "package": "mtlnotes",
+        "package_version": mtlnotes.__version__,
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(status) if status is not None else None,
+        "device": dev,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Plain JSON data from dataclasses, tensors, numpy values, tuples and paths (NaN/inf become None)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {k: to_jsonable(v) for k, v in dataclasses.asdict(obj).items()}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        return to_jsonable(obj.detach().cpu().tolist())
+    if hasattr(obj, "tolist") and hasattr(obj, "dtype"):  # numpy arrays and scalars
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, (str, int, bool)) or obj is None:
+        return obj
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} in a results file")
+
+
+def write_results(path: str | os.PathLike, *, chapter: str, profile: str, config: Any, seeds: Sequence[int],
+                  results: dict, claims: Iterable[Claim], wall_time_s: float,
+                  device: str | torch.device | None = None) -> Path:
+    """Write a results file (JSON, atomically) and return its path."""
+    path = Path(path)
+    doc = {
+        "schema": SCHEMA_VERSION,
+        "chapter": chapter,
+        "profile": profile,
+        "provenance": provenance(device),
+        "config": to_jsonable(config),
+        "seeds": list(seeds),
+        "wall_time_s": round(float(wall_time_s), 3),
+        "results": to_jsonable(results),
+        "claims": [c.to_dict() for c in claims],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_results(path: str | os.PathLike) -> dict:
+    """Read a results file written by :func:`write_results`, with clear errors for anything else."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no results file at {path}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    missing = {"chapter", "profile", "provenance", "config", "results", "claims"} - set(doc)
+    if missing:
+        raise ValueError(f"{path} is not an mtlnotes results file (missing {sorted(missing)})")
+    doc["claims"] = [Claim.from_dict(c) for c in doc["claims"]]
+    return doc
+
+
+def find_results(chapter: str, profile: str, directory: str | os.PathLike | None = None) -> dict | None:
+    """The results file ``<dir>/<chapter>-<profile>.json`` if it exists, else None (chapters say so plainly)."""
+    path = Path(directory or results_dir()) / f"{chapter}-{profile}.json"
+    return read_results(path) if path.exists() else None
+
+
+def load_claims(directory: str | os.PathLike | None = None) -> list[tuple[dict, Claim]]:
+    """Every claim of every results file in ``directory`` (default :func:`results_dir`), with its file's header."""
+    directory = Path(directory or results_dir())
+    out = []
+    for path in sorted(directory.glob("*.json")):
+        doc = read_results(path)
+        head = {"file": path.name, "chapter": doc["chapter"], "profile": doc["profile"],
+                "commit": (doc["provenance"].get("git_commit") or "")[:10], "device": doc["provenance"].get("device")}
+        out.extend((head, c) for c in doc["claims"])
+    return out
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def ledger_rows(directory: str | os.PathLike | None = None) -> list[dict]:
+    """Flat rows (one per claim) for the ledger table."""
+    return [{"chapter": h["chapter"], "profile": h["profile"], "claim": c.claim, "paper": c.paper, "ours": c.ours,
+             "verdict": c.verdict, "source": c.source, "file": h["file"], "commit": h["commit"], "device": h["device"]}
+            for h, c in load_claims(directory)]
+
+
+def ledger_markdown(directory: str | os.PathLike | None = None) -> str:
+    """The claims ledger as a Markdown table (the book's ledger page is generated from this)."""
+    rows = ledger_rows(directory)
+    if not rows:
+        return "*No results files were found, so there are no claims to show.*\n"
+    cols = ["chapter", "profile", "claim", "paper", "ours", "verdict", "file", "commit"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        lines.append("| " + " | ".join(_fmt(r[c]) for c in cols) + " |")
+    return "\n".join(lines) + "\n"
