@@ -1,0 +1,44 @@
+"""Shared fixtures: the real data cache (tests needing it skip cleanly without it), determinism."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from mtlnotes.data import cache_dir
+
+torch.set_num_threads(int(os.environ.get("MTLNOTES_THREADS", "2")))
+
+
+def _has(root: Path, *rel: str) -> bool:
+    return all((root / r).exists() for r in rel)
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The data cache root (``$MTLNOTES_DATA``); skips the test when MNIST is not there."""
+    root = cache_dir()
+    if not _has(root, "mnist/train-images-idx3-ubyte.gz"):
+        pytest.skip(f"real MNIST not found under {root}; set MTLNOTES_DATA (CI uses ../shared/data)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def mnist(data_root):
+    """(train, test) real MNIST."""
+    from mtlnotes.data import load_mnist
+
+    return load_mnist("train", data_root, download=False), load_mnist("test", data_root, download=False)
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist(data_root):
+    """(train, test) real Fashion-MNIST; skips when absent."""
+    from mtlnotes.data import load_fashion_mnist
+
+    if not _has(data_root, "fashion_mnist/train-images-idx3-ubyte.gz"):
+        pytest.skip("real Fashion-MNIST not found in the data cache")
+    return load_fashion_mnist("train", data_root, download=False), load_fashion_mnist("test", data_root, download=False)
