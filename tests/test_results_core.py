@@ -1,0 +1,115 @@
+"""Results files with provenance, the ledger, checkpoints, repro helpers and the shared CLI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from mtlnotes.checkpoint import CheckpointStore
+from mtlnotes.experiments.cli import run_cli
+from mtlnotes.repro import choose_device, seed_everything, set_threads
+from mtlnotes.results import Claim, find_results, ledger_markdown, ledger_rows, read_results, write_results
+
+
+def _claims():
+    return [Claim("toy", "a holds", 1.0, 1.5, True, "quick", source="Toy et al. Table 1"),
+            Claim("toy", "b | pipes", "high", None, None, "quick")]
+
+
+def test_results_roundtrip_and_provenance(tmp_path):
+    path = write_results(tmp_path / "toy-quick.json", chapter="toy", profile="quick", config={"lr": 0.1},
+                         seeds=[0, 1], results={"acc": torch.tensor([0.5, float("nan")])}, claims=_claims(),
+                         wall_time_s=1.23456)
+    doc = read_results(path)
+    prov = doc["provenance"]
+    for key in ("package_version", "git_commit", "device", "torch_version", "python_version", "created_utc"):
+        assert key in prov
+    assert prov["torch_version"] == torch.__version__
+    assert doc["results"]["acc"] == [0.5, None]  # NaN is stored as null, not as invalid JSON
+    assert doc["seeds"] == [0, 1] and doc["wall_time_s"] == 1.235
+    assert doc["claims"] == _claims()
+    assert find_results("toy", "quick", tmp_path)["chapter"] == "toy"
+    assert find_results("toy", "paper", tmp_path) is None
+
+
+def test_read_results_rejects_other_files(tmp_path):
+    (tmp_path / "x.json").write_text(json.dumps({"a": 1}))
+    with pytest.raises(ValueError, match="not an mtlnotes results file"):
+        read_results(tmp_path / "x.json")
+    with pytest.raises(FileNotFoundError):
+        read_results(tmp_path / "missing.json")
+
+
+def test_claim_validates_holds():
+    with pytest.raises(ValueError):
+        Claim("c", "x", 1, 1, "yes", "quick")
+    assert Claim("c", "x", 1, 1, None, "quick").verdict == "not judged"
+
+
+def test_ledger_collects_every_claim(tmp_path):
+    write_results(tmp_path / "toy-quick.json", chapter="toy", profile="quick", config={}, seeds=[0], results={},
+                  claims=_claims(), wall_time_s=0)
+    rows = ledger_rows(tmp_path)
+    assert [r["claim"] for r in rows] == ["a holds", "b | pipes"]
+    md = ledger_markdown(tmp_path)
+    assert md.count("\n") == 4 and "b \\| pipes" in md and "not judged" in md
+    assert "No results files" in ledger_markdown(tmp_path / "empty")
+
+
+def test_checkpoint_store_resumes(tmp_path):
+    calls = []
+    store = CheckpointStore(tmp_path, fingerprint={"lr": 1})
+    assert store.get_or_compute("a", lambda: calls.append(1) or {"v": 1}) == {"v": 1}
+    store2 = CheckpointStore(tmp_path, fingerprint={"lr": 1})
+    assert store2.get_or_compute("a", lambda: calls.append(2) or {"v": 2}) == {"v": 1}
+    assert calls == [1]
+    store2.save_state("m", {"w": torch.ones(2)})
+    assert torch.equal(store2.load_state("m")["w"], torch.ones(2))
+    with pytest.raises(ValueError, match="another config"):
+        CheckpointStore(tmp_path, fingerprint={"lr": 2})
+    off = CheckpointStore(None)
+    assert off.get_or_compute("a", lambda: 5) == 5 and off.load_state("m") is None
+
+
+def test_seed_everything_repeats_and_rejects_bad_seed():
+    seed_everything(7)
+    a = torch.rand(3)
+    seed_everything(7)
+    assert torch.equal(a, torch.rand(3))
+    with pytest.raises(ValueError):
+        seed_everything(-1)
+
+
+def test_device_and_threads():
+    assert choose_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            choose_device("cuda")
+    assert set_threads(1) == 1 and torch.get_num_threads() == 1
+    set_threads(2)
+    with pytest.raises(ValueError):
+        set_threads(0)
+
+
+@dataclass(frozen=True)
+class _Cfg:
+    profile: str = "quick"
+    seeds: tuple = (0,)
+    scale: float = 2.0
+
+
+def test_cli_writes_results_with_claims(tmp_path):
+    def run(config, device=None, checkpoint_dir=None):
+        return {"value": config.scale * len(config.seeds)}
+
+    def claims(results, config):
+        return [Claim("toy", "value is positive", None, results["value"], results["value"] > 0, config.profile)]
+
+    out = run_cli("toy", {"quick": _Cfg(), "paper": _Cfg("paper", (0, 1, 2))}, run, claims,
+                  ["--profile", "paper", "--out", str(tmp_path / "r.json"), "--seeds", "4,5"])
+    doc = read_results(out)
+    assert doc["profile"] == "paper" and doc["seeds"] == [4, 5] and doc["results"]["value"] == 4.0
+    assert doc["claims"][0].holds is True and doc["config"]["scale"] == 2.0
