@@ -1,0 +1,245 @@
+"""Chapter: Fairer machine learning through multi-objective evolutionary learning (Zhang et al., ICANN 2021).
+
+``python -m mtlnotes.experiments.fairness --profile quick`` writes ``results/fairness-quick.json``;
+``python -m mtlnotes.experiments.fairness --dataset german --profile paper --checkpoint-dir ckpt/german``
+writes ``results/fairness_german-paper.json`` (chapter ``fairness_german``). Every (dataset, variant, trial)
+is one checkpointed unit, and a unit saves its state every 50 generations, so an interrupted run resumes.
+The checkpoint fingerprint leaves out the seeds, so a run can be finished later with more ``--seeds``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from mtlnotes.checkpoint import CheckpointStore
+from mtlnotes.data.fairness_data import FAIRNESS_DATASETS, load_fairness_dataset, split_622
+from mtlnotes.fairness.indicators import hypervolume, nondominated_mask, normalize, pure_diversity, spacing, wilcoxon_sign
+from mtlnotes.fairness.moel import VARIANTS, MOELSettings, TabularData, run_moel
+from mtlnotes.results import Claim
+from mtlnotes.training import progress
+
+__all__ = ["Config", "QUICK", "PAPER", "run", "analyse", "claims", "PAPER_TABLES", "main"]
+
+CHAPTER = "fairness"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every knob of Zhang et al. (2021); section of the paper in the comments."""
+
+    profile: str
+    seeds: tuple[int, ...]  # one seed per trial; 15 trials (§4)
+    datasets: tuple[str, ...] = FAIRNESS_DATASETS  # German, COMPAS, Adult (§4.1)
+    variants: tuple[str, ...] = ("F_EIG", "F_EI", "F_EG", "F_E")  # §4
+    generations: int = 500  # §4.1
+    pop_size: int = 50  # μ = λ = 50, §4.1
+    sigma: float = 0.01  # mutation strength, §4.1
+    hidden: tuple[tuple[str, int], ...] = (("german", 64), ("compas", 128), ("adult", 256))  # §4.1
+    lr: tuple[tuple[str, float], ...] = (("german", 0.001), ("compas", 0.01), ("adult", 0.01))  # §4.1
+    batch_size: int = 500  # partial training minibatch: not stated in the paper
+    epochs: int = 1  # partial training = one epoch of Adam: not stated in the paper
+    alpha: float = 2.0  # generalised entropy index, §3.2
+    nadir: float = 1.1  # HV reference point after normalisation, §4.1
+    record_every: int = 10  # generations between recorded test evaluations (ours)
+    split_seed: int = 2021  # one fixed 6:2:2 split per dataset (§4.1) shared by all trials (ours)
+
+    def settings(self, dataset: str) -> MOELSettings:
+        return MOELSettings(n_hidden=dict(self.hidden)[dataset], lr=dict(self.lr)[dataset], pop_size=self.pop_size,
+                            generations=self.generations, sigma=self.sigma, batch_size=self.batch_size,
+                            epochs=self.epochs, alpha=self.alpha, record_every=self.record_every)
+
+
+QUICK = Config(profile="quick", seeds=(0, 1, 2), datasets=("german",), generations=40, record_every=5)
+PAPER = Config(profile="paper", seeds=tuple(range(15)))
+
+#: Tables 1 and 3 of Zhang et al. (2021): dataset -> variant -> (value, sign vs F_EIG)
+PAPER_TABLES = {
+    "HV": {"compas": {"F_EI": (0.00172, "-"), "F_EG": (0.00186, "≈"), "F_E": (0.00165, "-"), "F_EIG": (0.00195, "")},
+           "adult": {"F_EI": (0.01147, "-"), "F_EG": (0.01214, "-"), "F_E": (0.00929, "-"), "F_EIG": (0.01351, "")},
+           "german": {"F_EI": (0.00606, "≈"), "F_EG": (0.00476, "-"), "F_E": (0.00494, "-"), "F_EIG": (0.00738, "")}},
+    "PD": {"compas": {"F_EI": (77509, "-"), "F_EG": (72794, "-"), "F_E": (63791, "-"), "F_EIG": (94144, "")},
+           "adult": {"F_EI": (80454, "-"), "F_EG": (72202, "-"), "F_E": (69703, "-"), "F_EIG": (94345, "")},
+           "german": {"F_EI": (76695, "-"), "F_EG": (51746, "-"), "F_E": (68083, "-"), "F_EIG": (97476, "")}},
+    "spacing": {"compas": {"F_EI": (0.1614, "≈"), "F_EG": (0.1846, "-"), "F_E": (0.2599, "-"), "F_EIG": (0.1462, "")},
+                "adult": {"F_EI": (0.1518, "≈"), "F_EG": (0.1716, "-"), "F_E": (0.2434, "-"), "F_EIG": (0.1308, "")},
+                "german": {"F_EI": (0.1086, "-"), "F_EG": (0.1046, "-"), "F_E": (0.1775, "-"), "F_EIG": (0.0409, "")}},
+}
+
+
+def _tab(part) -> TabularData:
+    return TabularData(part.x, part.y, part.groups)
+
+
+def _fingerprint(config: Config) -> dict:
+    d = dataclasses.asdict(config)
+    d.pop("seeds")
+    d.pop("profile")
+    d.pop("datasets")
+    return d
+
+
+def run(config: Config, *, device=None, checkpoint_dir=None) -> dict:
+    """Run every (dataset, variant, trial) of ``config`` and analyse them (plain data).
+
+    Returns ``{"datasets": {name: analysis}, "units_finished": int}``; see :func:`analyse`.
+    """
+    device = device or "cpu"
+    store = CheckpointStore(checkpoint_dir, fingerprint=_fingerprint(config))
+    out = {}
+    for name in config.datasets:
+        split = split_622(load_fairness_dataset(name, download=False), config.split_seed)
+        settings = config.settings(name)
+        runs: dict[str, list[dict]] = {v: [] for v in config.variants}
+        units = [(seed, v) for seed in config.seeds for v in config.variants]  # trial-major: balanced if cut short
+        for seed, variant in progress(units, desc=name):
+            key = f"{name}-{variant}-seed{seed}"
+
+            def compute(seed=seed, variant=variant, key=key):
+                h = run_moel(variant, settings, _tab(split.train), _tab(split.validation), _tab(split.test), seed,
+                             device=device, state=store.load_state(key),
+                             on_state=lambda st: store.save_state(key, st))
+                return {k: h[k] for k in ("generations", "val", "test", "final_val", "final_test")}
+
+            runs[variant].append(store.get_or_compute(key, compute))
+        out[name] = analyse(runs, config)
+        out[name]["n"] = {"train": len(split.train), "validation": len(split.validation), "test": len(split.test),
+                          "features": int(split.train.x.shape[1]), "groups": list(split.train.group_names)}
+    return {"datasets": out, "trials": len(config.seeds)}
+
+
+def _nd(F: np.ndarray) -> np.ndarray:
+    return F[nondominated_mask(F)]
+
+
+def _extremes(F_test: np.ndarray) -> list[list[float]]:
+    """Table 2: the models non-dominated on test data that are best on MSE, on f_I and on f_G."""
+    nd = _nd(F_test)
+    return [nd[np.argmin(nd[:, j])].tolist() for j in range(3)]
+
+
+def analyse(runs: dict[str, list[dict]], config: Config) -> dict:
+    """Indicators of Zhang et al. §4 from the runs of one dataset (``runs[variant]`` = list over trials).
+
+    * ``hv_test``: per variant, (trials, records) HV on test of (MSE, f_I, f_G), normalised with the pseudo
+      Pareto front of all test evaluations of all variants and trials, reference point ``nadir`` (Fig. 3, Table 1);
+    * ``hv_val``: per variant, the same on validation with the variant's *own* objectives (Fig. 2);
+    * ``table1``/``table2``/``table3``: final-generation HV, extreme non-dominated models, PD and spacing, with
+      Wilcoxon signs against F_EIG; ``fronts_val``/``front_eig``: points for Figs. 1 and 4.
+    """
+    variants = list(runs)
+    gens = runs[variants[0]][0]["generations"]
+    as_arr = lambda seq: [np.asarray(a, dtype=float) for a in seq]  # noqa: E731
+    test = {v: [as_arr(r["test"]) for r in runs[v]] for v in variants}
+    val = {v: [as_arr(r["val"]) for r in runs[v]] for v in variants}
+    final_test = {v: [np.asarray(r["final_test"], dtype=float) for r in runs[v]] for v in variants}
+
+    all_test = np.concatenate([F for v in variants for trial in test[v] for F in trial])
+    pf = _nd(all_test)
+    ideal, worst = pf.min(0), pf.max(0)
+    ref = np.full(3, config.nadir)
+    hv = lambda F, lo, hi, r: hypervolume(normalize(F, lo, hi), r)  # noqa: E731
+
+    hv_test = {v: [[hv(F, ideal, worst, ref) for F in trial] for trial in test[v]] for v in variants}
+    hv_val = {}
+    for v in variants:
+        obj = list(VARIANTS[v])
+        pf_v = _nd(np.concatenate([F[:, obj] for trial in val[v] for F in trial]))
+        r = np.full(len(obj), config.nadir)
+        hv_val[v] = [[hv(F[:, obj], pf_v.min(0), pf_v.max(0), r) for F in trial] for trial in val[v]]
+
+    final_hv = {v: [hv(F, ideal, worst, ref) for F in final_test[v]] for v in variants}
+    pd_ = {v: [pure_diversity(normalize(_nd(F), ideal, worst)) for F in final_test[v]] for v in variants}
+    sp = {v: [spacing(normalize(_nd(F), ideal, worst)) if len(_nd(F)) > 1 else 0.0 for F in final_test[v]]
+          for v in variants}
+    extremes = {v: [_extremes(F) for F in final_test[v]] for v in variants}  # (trials, 3 kinds, 3 metrics)
+
+    many = len(config.seeds) >= 2 and "F_EIG" in runs
+    sign = lambda a, b, hi: wilcoxon_sign(a, b, higher_is_better=hi) if many else ""  # noqa: E731
+    table1 = {v: {"mean": float(np.mean(final_hv[v])), "values": final_hv[v],
+                  "sign": "" if v == "F_EIG" else sign(final_hv[v], final_hv["F_EIG"], True)} for v in variants}
+    table3 = {}
+    for name, vals, hi in (("PD", pd_, True), ("spacing", sp, False)):
+        table3[name] = {v: {"mean": float(np.mean(vals[v])), "values": vals[v],
+                            "sign": "" if v == "F_EIG" else sign(vals[v], vals["F_EIG"], hi)} for v in variants}
+    table2 = {}
+    for k, kind in enumerate(("best MSE", "best f_I", "best f_G")):
+        table2[kind] = {}
+        for v in variants:
+            e = np.asarray(extremes[v])[:, k, :]  # (trials, 3 metrics)
+            ref_e = np.asarray(extremes["F_EIG"])[:, k, :] if "F_EIG" in runs else e
+            table2[kind][v] = {"mean": e.mean(0).tolist(),
+                               "sign": ["" if v == "F_EIG" else sign(e[:, j], ref_e[:, j], False) for j in range(3)]}
+
+    fronts_val = {v: [_nd(F[:, list(VARIANTS[v])]).tolist() for F in val[v][0]] for v in variants if v != "F_E"}
+    eig_all = np.concatenate([F for trial in test.get("F_EIG", []) for F in trial]) if "F_EIG" in runs else None
+    return {
+        "generations": gens, "ideal": ideal, "worst": worst, "pseudo_front_size": len(pf),
+        "hv_test": hv_test, "hv_val": hv_val, "table1": table1, "table2": table2, "table3": table3,
+        "fronts_val_trial0": fronts_val, "front_eig_test": _nd(eig_all).tolist() if eig_all is not None else None,
+        "final_test": {v: [F.tolist() for F in final_test[v]] for v in variants},
+    }
+
+
+def _count(res: dict, table: str, metric: str | None = None) -> tuple[int, int]:
+    """(cases where F_EIG is significantly better, cases) over datasets and the three other variants."""
+    wins = total = 0
+    for d in res["datasets"].values():
+        t = d[table] if metric is None else d[table][metric]
+        for v, row in t.items():
+            if v == "F_EIG":
+                continue
+            total += 1
+            wins += row["sign"] == "-"
+    return wins, total
+
+
+def claims(results: dict, config: Config) -> list[Claim]:
+    """Claims of Zhang et al. §4.2 (Tables 1 and 3) against our runs."""
+    prof = config.profile
+    chapter = CHAPTER if len(config.datasets) != 1 or prof == "quick" else f"{CHAPTER}_{config.datasets[0]}"
+    note = f"{results['trials']} trials, {config.generations} generations, datasets {', '.join(config.datasets)}"
+    out = []
+    w, n = _count(results, "table1")
+    out.append(Claim(chapter, "F_EIG has statistically the best HV (Wilcoxon, 0.05) against the other variants",
+                     "7 of 9", f"{w} of {n}", (w / n >= 7 / 9) if n else None, prof, "Table 1", note))
+    w1, n1 = _count(results, "table3", "PD")
+    w2, n2 = _count(results, "table3", "spacing")
+    out.append(Claim(chapter, "F_EIG has better diversity (PD and spacing, Wilcoxon 0.05)", "16 of 18",
+                     f"{w1 + w2} of {n1 + n2}", ((w1 + w2) / (n1 + n2) >= 16 / 18) if n1 + n2 else None, prof,
+                     "Table 3", note))
+    for name, d in results["datasets"].items():
+        means = {v: row["mean"] for v, row in d["table1"].items()}
+        best = max(means, key=means.get)
+        out.append(Claim(chapter, f"{name}: F_EIG has the highest mean final HV on test", "F_EIG", best,
+                         best == "F_EIG", prof, "Table 1", note))
+        pdm = {v: row["mean"] for v, row in d["table3"]["PD"].items()}
+        best = max(pdm, key=pdm.get)
+        out.append(Claim(chapter, f"{name}: F_EIG has the highest mean PD", "F_EIG", best, best == "F_EIG", prof,
+                         "Table 3", note))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The shared CLI, plus ``--dataset NAME`` to run one dataset into ``results/fairness_<NAME>-<profile>.json``."""
+    from mtlnotes.experiments.cli import run_cli
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    profiles = {"quick": QUICK, "paper": PAPER}
+    chapter = CHAPTER
+    if "--dataset" in argv:
+        i = argv.index("--dataset")
+        if i + 1 >= len(argv) or argv[i + 1] not in FAIRNESS_DATASETS:
+            raise SystemExit(f"--dataset needs one of {FAIRNESS_DATASETS}")
+        name = argv[i + 1]
+        del argv[i:i + 2]
+        profiles = {k: dataclasses.replace(c, datasets=(name,)) for k, c in profiles.items()}
+        chapter = f"{CHAPTER}_{name}"
+    run_cli(chapter, profiles, run, claims, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Quality indicators of solution sets (Li & Yao, 2019), as used by Zhang et al. (ICANN 2021, §4.1).
+
+* :func:`hypervolume` — the volume dominated by a set and bounded by a reference point (Zitzler et al.),
+  exact, by recursive slicing over the last objective (fine for the 2-3 objectives and ≤ a few hundred
+  points here). Zhang et al. normalise objectives with a pseudo Pareto front (all non-dominated solutions of
+  all trials) and use the reference ("nadir") point (1.1, ..., 1.1): see :func:`normalize`.
+* :func:`pure_diversity` — PD of Wang, Jin & Yao (2017, Eq. 5) with the L_0.1 dissimilarity.
+* :func:`spacing` — Schott's (1995) spacing: standard deviation of nearest-neighbour L1 distances.
+* :func:`wilcoxon_sign` — "+", "≈" or "-" by the Wilcoxon rank-sum test (scipy) at level 0.05.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import ranksums
+
+__all__ = ["nondominated_mask", "normalize", "hypervolume", "pure_diversity", "spacing", "wilcoxon_sign"]
+
+
+def _f(F, min_rows: int = 0) -> np.ndarray:
+    F = np.asarray(F, dtype=float)
+    if F.ndim != 2:
+        raise ValueError(f"expected an (N, M) objective matrix, got shape {F.shape}")
+    if len(F) < min_rows:
+        raise ValueError(f"need at least {min_rows} points, got {len(F)}")
+    if not np.isfinite(F).all():
+        raise ValueError("objective matrix contains NaN or inf")
+    return F
+
+
+def nondominated_mask(F) -> np.ndarray:
+    """True for rows not dominated by any other row (minimisation; duplicates are all kept). (N,) bool."""
+    F = _f(F)
+    le = (F[:, None, :] <= F[None, :, :]).all(-1)  # le[j, i]: j weakly better than i everywhere
+    lt = (F[:, None, :] < F[None, :, :]).any(-1)
+    dominated = (le & lt).any(0)
+    return ~dominated
+
+
+def normalize(F, ideal, nadir) -> np.ndarray:
+    """``(F - ideal) / (nadir - ideal)`` per objective (a zero range is treated as 1)."""
+    F = _f(F)
+    ideal, nadir = np.asarray(ideal, float), np.asarray(nadir, float)
+    if ideal.shape != (F.shape[1],) or nadir.shape != (F.shape[1],):
+        raise ValueError(f"ideal/nadir must have {F.shape[1]} entries, got {ideal.shape}, {nadir.shape}")
+    span = np.where(nadir - ideal > 0, nadir - ideal, 1.0)
+    return (F - ideal) / span
+
+
+def _hv(points: np.ndarray, ref: np.ndarray) -> float:
+    n, m = points.shape
+    if n == 0:
+        return 0.0
+    if m == 1:
+        return float(ref[0] - points[:, 0].min())
+    if m == 2:
+        pts = points[np.argsort(points[:, 0], kind="stable")]
+        vol, best_y = 0.0, ref[1]
+        for x, y in pts:
+            if y < best_y:
+                vol += (ref[0] - x) * (best_y - y)
+                best_y = y
+        return vol
+    pts = points[np.argsort(points[:, -1], kind="stable")]
+    vol = 0.0
+    for i in range(n):
+        upper = pts[i + 1, -1] if i + 1 < n else ref[-1]
+        depth = upper - pts[i, -1]
+        if depth > 0:
+            vol += depth * _hv(pts[:i + 1, :-1], ref[:-1])
+    return vol
+
+
+def hypervolume(F, ref) -> float:
+    """Exact hypervolume of ``F`` (N, M) w.r.t. reference point ``ref`` (M,), minimisation.
+
+    Points that do not strictly dominate ``ref`` contribute nothing.
+    """
+    F = _f(F)
+    ref = np.asarray(ref, dtype=float)
+    if ref.shape != (F.shape[1],):
+        raise ValueError(f"reference point must have {F.shape[1]} entries, got shape {ref.shape}")
+    inside = (F < ref).all(1)
+    F = F[inside]
+    if len(F) == 0:
+        return 0.0
+    F = F[nondominated_mask(F)]
+    return _hv(np.unique(F, axis=0), ref)
+
+
+def _minkowski(F: np.ndarray, p: float) -> np.ndarray:
+    diff = np.abs(F[:, None, :] - F[None, :, :])
+    return (diff ** p).sum(-1) ** (1.0 / p)
+
+
+def pure_diversity(F, p: float = 0.1) -> float:
+    """Pure diversity PD (Wang, Jin & Yao, 2017, Eq. 5) with the L_p dissimilarity (p = 0.1).
+
+    PD(X) = max_{s in X} [PD(X - s) + d(s, X - s)], d = distance to the nearest other point. Computed by the
+    greedy procedure of the PD paper: repeatedly take the point whose nearest neighbour is farthest, add that
+    distance and link the two, skipping links that would close a cycle in the graph of links made so far;
+    a linked point is not chosen again. Duplicate points add 0. One point: 0.
+    """
+    F = _f(F, min_rows=1)
+    n = len(F)
+    if n == 1:
+        return 0.0
+    D = _minkowski(F, p)
+    np.fill_diagonal(D, np.inf)
+    component = np.arange(n)  # union-find style labels of the link graph
+
+    def root(i: int) -> int:
+        while component[i] != i:
+            component[i] = component[component[i]]
+            i = component[i]
+        return i
+
+    active = np.ones(n, dtype=bool)
+    score = 0.0
+    for _ in range(n - 1):
+        while True:
+            rows = np.where(active)[0]
+            sub = D[rows]
+            j_of = sub.argmin(1)
+            d_of = sub[np.arange(len(rows)), j_of]
+            k = int(np.argmax(d_of))
+            i, j, d = int(rows[k]), int(j_of[k]), float(d_of[k])
+            if root(i) != root(j):
+                break
+            D[i, j] = D[j, i] = np.inf  # would close a cycle: forget this pair and look again
+        component[root(i)] = root(j)
+        active[i] = False
+        score += d
+    return score
+
+
+def spacing(F) -> float:
+    """Schott's spacing: sqrt(Σ (d̄ - d_i)² / (N - 1)), d_i = L1 distance to the nearest other point."""
+    F = _f(F, min_rows=2)
+    D = np.abs(F[:, None, :] - F[None, :, :]).sum(-1)
+    np.fill_diagonal(D, np.inf)
+    d = D.min(1)
+    return float(np.sqrt(((d - d.mean()) ** 2).sum() / (len(F) - 1)))
+
+
+def wilcoxon_sign(ours, reference, higher_is_better: bool, level: float = 0.05) -> str:
+    """"+" / "≈" / "-": is ``ours`` statistically better / similar / worse than ``reference``?
+
+    Two-sided Wilcoxon rank-sum test (scipy.stats.ranksums) at ``level``; the direction comes from the means.
+    """
+    a, b = np.asarray(ours, float), np.asarray(reference, float)
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError(f"need at least 2 values per sample, got {len(a)} and {len(b)}")
+    if np.allclose(a, a[0]) and np.allclose(b, a[0]):
+        return "≈"
+    pvalue = ranksums(a, b).pvalue
+    if not pvalue < level:
+        return "≈"
+    better = a.mean() > b.mean() if higher_is_better else a.mean() < b.mean()
+    return "+" if better else "-"
