@@ -96,10 +96,12 @@ def _minkowski(F: np.ndarray, p: float) -> np.ndarray:
 def pure_diversity(F, p: float = 0.1) -> float:
     """Pure diversity PD (Wang, Jin & Yao, 2017, Eq. 5) with the L_p dissimilarity (p = 0.1).
 
-    PD(X) = max_{s in X} [PD(X - s) + d(s, X - s)], d = distance to the nearest other point. Computed by the
-    greedy procedure of the PD paper: repeatedly take the point whose nearest neighbour is farthest, add that
-    distance and link the two, skipping links that would close a cycle in the graph of links made so far;
-    a linked point is not chosen again. Duplicate points add 0. One point: 0.
+    Eq. 5 defines PD(X) = max_{s in X} [PD(X - s) + d(s, X - s)] (d: dissimilarity to the nearest other point),
+    which is exponential to evaluate exactly. Like the widely used reference implementation (PlatEMO), we use
+    the greedy linking procedure: repeatedly take the point whose nearest neighbour is farthest, add that
+    distance and link the two, skipping links that would close a cycle in the graph of links made so far; a
+    point that has been linked this way is not chosen again. This equals Eq. 5 on small cases (e.g. three
+    collinear points) but is not guaranteed to equal the recursive maximum in general. One point: 0.
     """
     F = _f(F, min_rows=1)
     n = len(F)
