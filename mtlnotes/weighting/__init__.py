@@ -1,0 +1,27 @@
+"""Gradient aggregation and loss weighting for multi-task learning (the methods compared by Navon et al., 2022).
+
+Loss weightings (``combine(losses) -> scalar``): :class:`LS`, :class:`SI`, :class:`RLW`, :class:`DWA`, :class:`UW`.
+Gradient aggregators (``aggregate(grads (K, d)) -> Aggregation(direction (d,), weights (K,))``): :class:`MGDA`,
+:class:`PCGrad`, :class:`CAGrad`, :class:`IMTLG`, :class:`GradDrop`, :class:`NashMTL`.
+:func:`nash_bargaining_weights` solves α ⊙ (G Gᵀ α) = 1. :func:`make_method` builds any of them by name.
+"""
+
+from mtlnotes.weighting.base import Aggregation, GradientAggregator, LossWeighting, Weighting
+from mtlnotes.weighting.cagrad import CAGrad, cagrad_dual_weights
+from mtlnotes.weighting.dwa import DWA
+from mtlnotes.weighting.graddrop import GradDrop
+from mtlnotes.weighting.imtl import IMTLG, imtl_weights
+from mtlnotes.weighting.mgda import MGDA
+from mtlnotes.weighting.nash import NashBargainingError, NashMTL, nash_bargaining_weights, solve_nash_gram
+from mtlnotes.weighting.pcgrad import PCGrad
+from mtlnotes.weighting.registry import METHODS, make_method
+from mtlnotes.weighting.scalarization import LS, RLW, SI
+from mtlnotes.weighting.simplex import min_norm_weights, project_simplex
+from mtlnotes.weighting.uncertainty import UW
+
+__all__ = [
+    "Aggregation", "GradientAggregator", "LossWeighting", "Weighting", "CAGrad", "cagrad_dual_weights", "DWA",
+    "GradDrop", "IMTLG", "imtl_weights", "MGDA", "NashBargainingError", "NashMTL", "nash_bargaining_weights",
+    "solve_nash_gram", "PCGrad", "METHODS", "make_method", "LS", "RLW", "SI", "min_norm_weights",
+    "project_simplex", "UW",
+]

@@ -1,0 +1,173 @@
+"""Nash-MTL: the Nash bargaining solution as the multi-task update (Navon et al., 2022, ICML, "Multi-Task
+Learning as a Bargaining Game", §3, Claim 3.1 / Eq. 3, Algorithm 1, and §4's practical speed-ups).
+
+With the task gradients g_1 … g_K as the rows of G (K, d), each task's utility of an update Δθ in a small ball
+is u_i = g_iᵀ Δθ. The Nash bargaining solution is Δθ = Σ_i α_i g_i where α > 0 solves
+
+    G Gᵀ α = 1 / α        (element-wise; equivalently α ⊙ (G Gᵀ α) = 1).
+
+Our solver: these are exactly the stationarity conditions of the strictly convex function
+f(α) = ½ αᵀ M α − Σ_i log α_i on α > 0 (M = G Gᵀ), so we minimise f with Newton's method and a
+backtracking line search that keeps α > 0 (the paper instead solves a sequence of convex problems with
+cvxpy, §4 "Practical speedup"; see ``benchmarks/nash_solver.py`` for the comparison).
+
+Existence. f has a minimiser exactly when it is bounded below on α > 0, i.e. when no v ≥ 0, v ≠ 0 has
+Gᵀ v = 0 — when 0 is not in the convex hull of the gradients. So there is *no* solution at a Pareto-stationary
+point (a zero gradient, two opposite collinear gradients, ...): no direction helps every task and the
+bargaining game's only outcome is the disagreement point. We raise :class:`NashBargainingError` there rather
+than returning something else (the official code's bare ``except`` silently fell back to equal weights).
+Linearly dependent gradients that do *not* contain 0 in their hull (e.g. g_2 = 2 g_1) have a unique solution,
+and we return it (for g_2 = c·g_1 with c > 0: α_1 = 1/(√2 ||g_1||), α_2 = α_1 / c).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from mtlnotes.gradients import gram_matrix
+from mtlnotes.weighting.base import Aggregation, GradientAggregator, check_grads
+from mtlnotes.weighting.simplex import min_norm_weights
+
+__all__ = ["NashMTL", "NashBargainingError", "nash_bargaining_weights", "solve_nash_gram"]
+
+
+class NashBargainingError(ValueError):
+    """The gradients admit no Nash bargaining solution (0 lies in their convex hull)."""
+
+
+def _objective(m: np.ndarray, a: np.ndarray) -> float:
+    return 0.5 * float(a @ m @ a) - float(np.log(a).sum())
+
+
+def solve_nash_gram(gram: np.ndarray, tol: float = 1e-10, max_iter: int = 200,
+                    stationary_tol: float = 1e-10) -> tuple[np.ndarray, int]:
+    """Solve α ⊙ (M α) = 1 for a Gram matrix M (K, K) (float64); returns (α (K,), Newton iterations).
+
+    Convergence test: max_i |α_i (Mα)_i − 1| ≤ ``tol``. Raises :class:`NashBargainingError` when the minimum
+    squared norm of the gradients' convex hull is ≤ ``stationary_tol`` × (mean squared gradient norm).
+    """
+    m = np.asarray(gram, dtype=np.float64)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] == 0:
+        raise ValueError(f"gram must be a square (K, K) matrix, got shape {m.shape}")
+    if not np.isfinite(m).all():
+        raise ValueError("gram matrix has non-finite entries")
+    k = m.shape[0]
+    diag = np.diag(m).copy()
+    zero = np.nonzero(diag <= 0)[0]
+    if len(zero):
+        raise NashBargainingError(
+            f"no Nash bargaining solution: task(s) {zero.tolist()} have a zero gradient, so their utility "
+            "gᵀΔθ is 0 for every update (a Pareto-stationary point; the disagreement point Δθ = 0 is the only outcome)")
+    scale = float(diag.mean())
+    mh = m / scale
+    if k == 1:
+        return np.array([1.0 / np.sqrt(m[0, 0])]), 0
+    w = min_norm_weights(mh)
+    min_sq = float(w @ mh @ w)
+    if min_sq <= stationary_tol:
+        raise NashBargainingError(
+            f"no Nash bargaining solution: 0 lies in the convex hull of the gradients (min-norm point has squared "
+            f"norm {min_sq:.3g} relative to the mean squared gradient norm, weights {np.round(w, 4).tolist()}); "
+            "no update improves every task")
+    a = 1.0 / np.sqrt(np.diag(mh))
+    a *= np.sqrt(k / float(a @ mh @ a))  # at the solution aᵀ M a = K
+    for it in range(1, max_iter + 1):
+        ma = mh @ a
+        if np.max(np.abs(a * ma - 1.0)) <= tol:
+            return a / np.sqrt(scale), it - 1
+        grad = ma - 1.0 / a
+        hess = mh + np.diag(1.0 / (a * a))
+        try:
+            step = -np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:  # pragma: no cover - hess is positive definite
+            step = -grad
+        neg = step < 0
+        t = min(1.0, 0.99 * float(np.min(-a[neg] / step[neg]))) if neg.any() else 1.0
+        f0, slope, gnorm = _objective(mh, a), float(grad @ step), float(np.linalg.norm(grad))
+
+        def accept(t: float) -> bool:  # Armijo, or (near the optimum, where f is flat to rounding) a smaller gradient
+            b = a + t * step
+            return (_objective(mh, b) <= f0 + 1e-4 * t * slope
+                    or np.linalg.norm(mh @ b - 1.0 / b) <= 0.5 * gnorm)
+
+        while not accept(t) and t > 1e-12:
+            t *= 0.5
+        a = a + t * step
+    ma = mh @ a
+    resid = float(np.max(np.abs(a * ma - 1.0)))
+    if resid <= max(tol, 1e-7):
+        return a / np.sqrt(scale), max_iter
+    raise RuntimeError(f"Nash bargaining solver did not converge: residual {resid:.3g} after {max_iter} iterations "
+                       "(the gradients are nearly Pareto-stationary)")
+
+
+def nash_bargaining_weights(grads: torch.Tensor, tol: float = 1e-10, max_iter: int = 200) -> torch.Tensor:
+    """α (K,) > 0 with α ⊙ (G Gᵀ α) = 1 for per-task gradients ``grads`` = G (K, d) (Navon et al., 2022, Eq. 3).
+
+    Solved in float64 to ``tol`` (max relative residual); returned in ``grads``'s dtype and device.
+    Non-finite gradients: ValueError naming the tasks. K = 1: α = 1/||g||. No solution (0 in the convex hull of
+    the gradients, e.g. a zero gradient or g_2 = −g_1): :class:`NashBargainingError` (a ValueError).
+    """
+    grads = check_grads(grads)
+    alpha, _ = solve_nash_gram(gram_matrix(grads).cpu().numpy(), tol=tol, max_iter=max_iter)
+    return torch.as_tensor(alpha, dtype=grads.dtype, device=grads.device)
+
+
+class NashMTL(GradientAggregator):
+    """Nash-MTL (Navon et al., 2022, Algorithm 1) with the paper's practical options.
+
+    ``max_norm``: the shared update is scaled down to norm ≤ max_norm (official default 1.0; None: off).
+    ``update_every``: solve for α only every N steps and reuse it in between (§4 "Practical speedup"; the
+    trainer then skips the per-task gradients on those steps). ``on_stationary``: what to do when there is no
+    bargaining solution (0 in the gradients' convex hull): ``"raise"`` (default) or ``"zero"`` — return the
+    disagreement point, a zero shared update, with zero task weights; never a silent switch to another method.
+    The last weights are in ``self.alpha``; ``self.n_solves`` / ``self.n_stationary`` count events.
+    """
+
+    name = "Nash-MTL"
+
+    def __init__(self, max_norm: float | None = 1.0, update_every: int = 1, on_stationary: str = "raise",
+                 tol: float = 1e-10) -> None:
+        if max_norm is not None and not max_norm > 0:
+            raise ValueError(f"max_norm must be > 0 or None, got {max_norm}")
+        if update_every < 1:
+            raise ValueError(f"update_every must be >= 1, got {update_every}")
+        if on_stationary not in ("raise", "zero"):
+            raise ValueError(f"on_stationary must be 'raise' or 'zero', got {on_stationary!r}")
+        self.max_norm = max_norm
+        self.update_every = int(update_every)
+        self.on_stationary = on_stationary
+        self.tol = tol
+        self.alpha: torch.Tensor | None = None
+        self.step = 0
+        self.n_solves = 0
+        self.n_stationary = 0
+
+    def reuse_weights(self) -> torch.Tensor | None:
+        if self.alpha is not None and self.step % self.update_every != 0:
+            self.step += 1
+            return self.alpha
+        return None
+
+    def clip_norm(self) -> float | None:
+        return self.max_norm
+
+    def aggregate(self, grads: torch.Tensor, losses: torch.Tensor | None = None) -> Aggregation:
+        grads = check_grads(grads)
+        self.step += 1
+        try:
+            alpha = nash_bargaining_weights(grads, tol=self.tol)
+        except NashBargainingError:
+            if self.on_stationary == "raise":
+                raise
+            self.n_stationary += 1
+            alpha = torch.zeros(grads.shape[0], dtype=grads.dtype, device=grads.device)
+        self.n_solves += 1
+        self.alpha = alpha
+        d = alpha @ grads
+        if self.max_norm is not None:
+            norm = float(d.norm())
+            if norm > self.max_norm:
+                d = d * (self.max_norm / norm)
+        return Aggregation(direction=d, weights=alpha)
