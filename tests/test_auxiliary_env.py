@@ -1,0 +1,148 @@
+"""The RL-AUX environment's contract (gymnasium's checker, episodes, rewards, the two training modes) and the
+PPO glue (Stable-Baselines3)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env
+
+from mtlnotes.auxiliary import AuxNet
+from mtlnotes.auxiliary.agent import AuxAgentExtractor, RLAuxTrainer, make_agent, policy_probabilities
+from mtlnotes.auxiliary.env import AuxTaskEnv
+
+N, C, PSI = 30, 3, 2
+
+
+def _env(weight_aware=False, n=N, seed=0, **kw):
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    x, y = torch.rand(n, 1, 28, 28, generator=gen), torch.randint(0, C, (n,), generator=gen)
+    main = AuxNet("small", (1, 28, 28), C, C * PSI, hidden=16)
+    return AuxTaskEnv(main, x, y, PSI, batch_size=10, eval_batch_size=16, weight_aware=weight_aware, seed=seed, **kw)
+
+
+def _params(module):
+    return [t.detach().clone() for t in module.state_dict().values()]
+
+
+def _same(a, b):
+    return all(torch.equal(u, v) for u, v in zip(a, b))
+
+
+@pytest.mark.parametrize("weight_aware", [False, True])
+def test_gymnasium_env_checker(weight_aware):
+    env = _env(weight_aware)
+    check_env(env, skip_render_check=True)
+    assert env.action_space.shape == ((2,) if weight_aware else ())
+    if weight_aware:
+        assert list(env.action_space.nvec) == [PSI, 21]
+
+
+def test_episode_is_one_epoch_and_rewards_come_after_each_batch():
+    env = _env()
+    obs, _ = env.reset(seed=1)
+    assert obs["image"].shape == (1, 28, 28) and obs["image"].dtype == np.float32
+    seen, rewards, infos = [int(env._order[0])], [], []
+    for t in range(N):
+        obs, r, terminated, truncated, info = env.step(t % PSI)
+        rewards.append(r)
+        infos.append(info)
+        assert terminated == (t == N - 1) and not truncated
+    assert sorted(env._order.tolist()) == list(range(N))  # every image once
+    batch_ends = [t for t in range(N) if (t + 1) % 10 == 0]
+    assert [t for t, i in enumerate(infos) if "main_loss" in i] == batch_ends
+    assert all(rewards[t] == 0.0 for t in range(N) if t not in batch_ends)
+    # Eq. 4: reward = -primary loss on the evaluation batch + entropy of the label distribution (Eq. 3)
+    for t in batch_ends:
+        assert rewards[t] == pytest.approx(-infos[t]["eval_primary_loss"] + infos[t]["label_entropy"])
+        assert 0 <= infos[t]["label_entropy"] <= np.log(C * PSI) + 1e-6
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(0)
+
+
+def test_bad_actions_and_modes_are_rejected():
+    env = _env(weight_aware=True)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="sub-class 2 out of range for psi = 2"):
+        env.step(np.array([2, 0]))
+    with pytest.raises(ValueError, match="weight bin 21 out of range"):
+        env.step(np.array([0, 21]))
+    with pytest.raises(ValueError, match="mode must be"):
+        env.set_mode("eval")
+
+
+def test_train_agent_mode_restores_the_main_network():
+    env = _env()
+    env.reset(seed=0)
+    start = _params(env.main)
+    for t in range(N - 1):
+        env.step(t % PSI)
+        if t == 9:
+            assert not _same(start, _params(env.main))  # it really trains during the epoch
+    env.step(0)  # end of the episode
+    assert _same(start, _params(env.main))
+    env.reset(seed=5)
+    assert _same(start, _params(env.main))
+
+
+def test_train_main_mode_commits_and_fast_path_equals_stepping():
+    a, b = _env(seed=3), _env(seed=3)
+    a.set_mode("main")
+    b.set_mode("main")
+    start = _params(a.main)
+    obs, _ = a.reset()
+    rewards = []
+    for _ in range(N):
+        sub = int(obs["primary"]) % PSI  # a deterministic labelling rule
+        obs, r, *_ = a.step(sub)
+        rewards.append(r)
+    assert rewards == [0.0] * N  # no reward computed in train-main mode
+    after = _params(a.main)
+    assert not _same(start, after)
+    a.reset()
+    assert _same(after, _params(a.main))  # the trained model is the new canonical one
+    b.train_main_epoch(lambda x, y: (y % PSI, None))
+    for u, v in zip(after, _params(b.main)):
+        torch.testing.assert_close(u, v)
+
+
+def test_env_bad_construction():
+    main = AuxNet("small", (1, 28, 28), 3, 7, hidden=8)
+    with pytest.raises(ValueError, match="expected psi\\*C = 6"):
+        AuxTaskEnv(main, torch.rand(4, 1, 28, 28), torch.zeros(4, dtype=torch.long), 2)
+    main = AuxNet("small", (1, 28, 28), 3, 6, hidden=8)
+    with pytest.raises(ValueError, match="primary labels must lie in"):
+        AuxTaskEnv(main, torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3]), 2)
+
+
+def test_extractor_outer_product_respects_the_hierarchy():
+    env = _env()
+    ext = AuxAgentExtractor(env.observation_space, arch="small", features_dim=8)
+    x = torch.rand(4, 1, 28, 28)
+    onehot = torch.nn.functional.one_hot(torch.tensor([0, 2, 1, 2]), C).float()
+    f = ext({"image": x, "primary": onehot}).view(4, C, 8)
+    for i, c in enumerate([0, 2, 1, 2]):
+        assert (f[i, [k for k in range(C) if k != c]] == 0).all()
+
+
+@pytest.mark.parametrize("weight_aware", [False, True])
+def test_ppo_alternation_reverts_in_agent_epochs_and_trains_in_main_epochs(weight_aware):
+    env = _env(weight_aware, n=20)
+    agent = make_agent(env, "small", features_dim=8, n_steps=20, batch_size=10, n_epochs=1, seed=0)
+    trainer = RLAuxTrainer(env, agent)
+    start, policy0 = _params(env.main), copy.deepcopy(agent.policy.state_dict())
+    out = trainer.agent_epoch()
+    assert np.isfinite(out["mean_reward"]) and len(env.last_rewards) == 2
+    assert _same(start, _params(env.main))  # reverted
+    assert any(not torch.equal(v, policy0[k]) for k, v in agent.policy.state_dict().items())  # PPO learned
+    trainer.main_epoch()
+    assert not _same(start, _params(env.main))
+    sub, w = policy_probabilities(agent, env.images[:5], env.labels[:5])
+    assert sub.shape == (5, PSI) and torch.allclose(sub.sum(1), torch.ones(5))
+    assert (w is not None) == weight_aware
+    with pytest.raises(ValueError, match="must divide the epoch length"):
+        RLAuxTrainer(env, make_agent(env, "small", features_dim=8, n_steps=7, batch_size=7, n_epochs=1))
