@@ -1,0 +1,45 @@
+"""The fairness chapter's analysis (Zhang et al., 2021, Tables 1-3) on synthetic runs with known structure."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from mtlnotes.experiments.fairness import QUICK, analyse, claims
+
+
+def _runs(shift: dict[str, float], trials: int = 5, seed: int = 0) -> dict:
+    """Fake populations: variant v's points are a common front moved by +shift[v] (worse when larger)."""
+    out = {}
+    for v, s in shift.items():
+        rng = np.random.default_rng(seed)  # the same base points for every variant
+        out[v] = []
+        for _ in range(trials):
+            t = rng.random((10, 1))
+            F = np.hstack([0.2 + 0.1 * t, 0.1 - 0.05 * t, 0.002 + 0.001 * rng.random((10, 1))]) + s
+            out[v].append({"generations": [0, 5], "val": [F + 0.01, F], "test": [F + 0.01, F],
+                           "final_val": F, "final_test": F})
+    return out
+
+
+def test_analyse_ranks_a_dominating_variant_best():
+    cfg = dataclasses.replace(QUICK, seeds=tuple(range(5)))
+    res = analyse(_runs({"F_EIG": 0.0, "F_EI": 0.05, "F_EG": 0.05, "F_E": 0.1}), cfg)
+    t1 = res["table1"]
+    assert t1["F_EIG"]["mean"] > max(t1[v]["mean"] for v in ("F_EI", "F_EG", "F_E"))
+    assert all(t1[v]["sign"] == "-" for v in ("F_EI", "F_EG", "F_E"))
+    # extreme models of a variant moved by +0.1 are worse on every metric
+    assert res["table2"]["best MSE"]["F_E"]["sign"] == ["-", "-", "-"]
+    out = claims({"datasets": {"german": res}, "trials": 5}, cfg)
+    assert out[0].ours == "3 of 3" and out[0].holds is True
+    assert out[2].ours == "F_EIG" and out[2].holds is True
+
+
+def test_analyse_hv_of_identical_variants_is_equal():
+    cfg = dataclasses.replace(QUICK, seeds=tuple(range(5)))
+    res = analyse(_runs({"F_EIG": 0.0, "F_EI": 0.0, "F_EG": 0.0, "F_E": 0.0}), cfg)
+    means = [res["table1"][v]["mean"] for v in ("F_EIG", "F_EI", "F_EG", "F_E")]
+    assert means == pytest.approx([means[0]] * 4)
+    assert all(res["table1"][v]["sign"] == "≈" for v in ("F_EI", "F_EG", "F_E"))
