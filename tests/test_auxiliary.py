@@ -15,6 +15,16 @@ from mtlnotes.auxiliary import (MAXL, AuxNet, LabelNet, N_WEIGHT_BINS, auxiliary
                                 random_crop_flip, scale_weight, train_step, vgg16_trunk, weight_from_bin)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These networks are tiny: one thread is fastest and avoids spin-waiting on a busy machine."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+
 # ---- masked softmax (Eqs. 5-6) -------------------------------------------------------------------------------
 def test_masked_softmax_hand_values():
     z = torch.tensor([[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 4.0]])

@@ -1,0 +1,111 @@
+"""The rl_aux chapter module: task construction (CIFAR-100 fixture in the official format), each method end to
+end on a tiny task, determinism, claims, and the CLI's error when data is missing."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from cifar_fixture import write_cifar100_fixture  # noqa: E402
+
+from mtlnotes.experiments import rl_aux  # noqa: E402
+from mtlnotes.experiments.rl_aux import METHODS, QUICK, TaskSplit, claims, load_task, train_method  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These networks are tiny: one thread is fastest and avoids spin-waiting on a busy machine."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+TINY = dataclasses.replace(QUICK, seeds=(0,), epochs=1, batch_size=10, eval_batch_size=8, ppo_n_steps=20,
+                           ppo_batch_size=10, ppo_n_epochs=1, hidden=8, agent_features=8, lambda_ablation=())
+
+
+def _tiny_split(n, seed):
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 5
+    return TaskSplit(torch.rand(n, 1, 28, 28, generator=gen), y, 2 * y + (torch.arange(n) // 5) % 2, 5, 2)
+
+
+def test_cifar100_task_from_official_format_fixture(tmp_path):
+    write_cifar100_fixture(tmp_path / "cifar100" / "cifar-100-python.tar.gz", n_train=40, n_test=12)
+    import mtlnotes.data.cifar as cifar
+    cfg = dataclasses.replace(rl_aux.PAPER, n_val=10, n_train=20, n_test=None)
+    # the fixture is not the official archive: skip the checksum but keep the official reader
+    orig = cifar.fetch
+    cifar.fetch = lambda remote, root=None, download=True: tmp_path / remote.dataset / remote.filename
+    try:
+        train, val, test = load_task(cfg, tmp_path)
+    finally:
+        cifar.fetch = orig
+    assert (len(train), len(val), len(test)) == (20, 10, 12)
+    assert train.images.shape[1:] == (3, 32, 32) and train.n_primary == 20 and train.psi == 5
+    assert torch.equal(train.aux // 5, train.y)  # human label = fine class inside its superclass
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_each_method_trains_and_reports(method):
+    train, val, test = _tiny_split(20, 0), _tiny_split(10, 1), _tiny_split(10, 2)
+    r = train_method(method, train, val, test, TINY, seed=0)
+    assert 0 <= r["test_acc"] <= 1 and len(r["val_acc"]) == 1 and r["best_epoch"] == 0
+    assert len(r["epoch_seconds"]) == 1
+    if method in ("rl", "wa-rl"):
+        assert len(r["agent_seconds"]) == 1 and len(r["mean_reward"]) == 1
+
+
+def test_same_seed_same_result():
+    train, val, test = _tiny_split(20, 0), _tiny_split(10, 1), _tiny_split(10, 2)
+    a = train_method("rl", train, val, test, TINY, seed=3)
+    b = train_method("rl", train, val, test, TINY, seed=3)
+    assert a["val_acc"] == b["val_acc"] and a["mean_reward"] == b["mean_reward"] and a["test_loss"] == b["test_loss"]
+
+
+def test_human_method_needs_human_labels():
+    train = dataclasses.replace(_tiny_split(20, 0), aux=None)
+    with pytest.raises(ValueError, match="no human auxiliary labels"):
+        train_method("human", train, _tiny_split(10, 1), _tiny_split(10, 2), TINY, seed=0)
+    with pytest.raises(ValueError, match="unknown method"):
+        train_method("auxilearn", train, _tiny_split(10, 1), _tiny_split(10, 2), TINY, seed=0)
+
+
+def test_claims_compare_methods():
+    runs = [{"method": m, "seed": s, "test_acc": acc + 0.01 * s, "epoch_seconds": [sec]}
+            for m, acc, sec in [("single", 0.80, 1.0), ("human", 0.82, 1.0), ("maxl", 0.83, 4.0), ("rl", 0.81, 8.0),
+                                ("wa-maxl", 0.84, 4.0), ("wa-rl", 0.79, 9.0)] for s in (0, 1)]
+    results = {"data": {"dataset": "x", "n_primary": 5, "psi": 2, "n_train": 10},
+               "summary": rl_aux.summarize(runs, METHODS), "ablation": []}
+    cl = {c.claim: c for c in claims(results, TINY)}
+    assert cl["a human-labelled auxiliary task beats single-task learning"].holds is True
+    assert cl["RL-AUX beats the human-labelled auxiliary task"].holds is False
+    assert cl["RL-AUX performs as well as MAXL (within 1 point or better)"].holds is False  # 2 points behind
+    assert cl["weight-aware RL-AUX beats RL-AUX"].holds is False
+    cost = cl["RL-AUX avoids the cost of bi-level optimisation (time per epoch RL / MAXL < 1)"]
+    assert cost.ours == 2.0 and cost.holds is False
+    assert cl["test accuracy of rl (%)"].paper == 76.186
+
+
+def test_cli_reports_missing_data(tmp_path, monkeypatch, capsys):
+    import mtlnotes.data.cache as cache
+
+    def offline(url, dest):
+        raise OSError("offline")
+
+    monkeypatch.setattr(cache, "_download", offline)
+    monkeypatch.setenv("MTLNOTES_DATA", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["rl_aux", "--profile", "paper", "--out", str(tmp_path / "r.json")])
+    from mtlnotes.experiments.cli import run_cli
+    with pytest.raises(SystemExit) as err:
+        run_cli("rl_aux", rl_aux.PROFILES, rl_aux.run, rl_aux.claims, argv=["--profile", "paper", "--out",
+                                                                           str(tmp_path / "r.json")])
+    assert err.value.code == 2
+    msg = capsys.readouterr().err
+    assert "cifar100/cifar-100-python.tar.gz" in msg and "eb9058c3a382ffc7106e4002c42a8d85" in msg
