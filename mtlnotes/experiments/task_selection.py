@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mtlnotes.checkpoint import CheckpointStore
+from mtlnotes.data.cache import DataError, fetch
 from mtlnotes.data.tasks_offline import OFFLINE_TASKS, TaskSet, build_offline_suite
 from mtlnotes.experiments.cli import run_cli
 from mtlnotes.models import MLP
@@ -40,8 +41,8 @@ from mtlnotes.scheduling import (BanditSpec, Exp3SPolicy, FixedPolicy, SoftmaxPo
                                  train_with_policy)
 from mtlnotes.training import Stopwatch, predict, progress
 
-__all__ = ["Config", "QUICK", "FULL", "PAPER", "CHAPTER", "GLUE_TABLE1", "run_bandit_experiment",
-           "run_suite_experiment", "run", "claims"]
+__all__ = ["Config", "QUICK", "FULL", "PAPER", "CHAPTER", "GLUE_TABLE1", "GLUE_TABLE3", "run_bandit_experiment",
+           "run_suite_experiment", "check_glue_requirements", "run_glue", "GlueMultiTaskModel", "run", "claims"]
 
 CHAPTER = "task_selection"
 
@@ -313,11 +314,158 @@ def run_suite_experiment(config: Config, device=None, store: CheckpointStore | N
 # ----------------------------------------------------------------------------------------------- GLUE
 
 
-def run_glue_experiment(config: Config, device=None, store: CheckpointStore | None = None, root=None) -> dict:
-    """GLUE with BERT-base (§4.2); see :mod:`mtlnotes.experiments.task_selection_glue`."""
-    from mtlnotes.experiments.task_selection_glue import run_glue
+class GlueRequirementError(DataError):
+    """The paper profile needs GLUE files, ``transformers`` and BERT weights that are not available."""
 
+
+GLUE_ORDER = ("CoLA", "MNLI", "MRPC", "QNLI", "QQP", "RTE", "SST-2", "STS-B")
+
+
+def check_glue_requirements(config: Config, root=None) -> None:
+    """Fail early and clearly: every GLUE file present and verified, ``transformers`` importable, the BERT
+    weights ``config.glue_model`` loadable without a download."""
+    from mtlnotes.data.glue import GLUE_FILES
+
+    for name in GLUE_FILES:
+        fetch(GLUE_FILES[name], root, download=False)
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        raise GlueRequirementError("the paper profile fine-tunes BERT-base and needs the 'transformers' package: "
+                                   "pip install 'mtlnotes[paper]'") from None
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(config.glue_model, local_files_only=True)
+    except Exception as exc:  # transformers raises OSError/ValueError variants for missing weights
+        raise GlueRequirementError(f"BERT weights {config.glue_model!r} are not available locally ({exc}). "
+                                   f"Download them once (e.g. huggingface-cli download {config.glue_model}) or "
+                                   f"point Config.glue_model at a local folder.") from None
+
+
+class GlueMultiTaskModel(nn.Module):
+    """A shared encoder and one linear head per GLUE task on the first token's final hidden vector (§4.2)."""
+
+    def __init__(self, encoder: nn.Module, hidden: int, n_labels: list[int]) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.heads = nn.ModuleList(nn.Linear(hidden, n) for n in n_labels)
+
+    def forward(self, inputs: dict, task: int) -> torch.Tensor:
+        h = self.encoder(**inputs).last_hidden_state[:, 0]
+        return self.heads[task](h)
+
+
+def _glue_loss(regression: list[bool]):
+    def loss(k: int, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(out.squeeze(-1), y) if regression[k] else F.cross_entropy(out, y)
+    return loss
+
+
+def run_glue(config: Config, device=None, store: CheckpointStore | None = None, root=None,
+             encoder_factory=None, tokenizer=None, tasks: tuple[str, ...] = GLUE_ORDER) -> dict:
+    """§4.2: uniform, task size, Exp3.S and π^C (one improvement step from the first uniform run; fitted for
+    each λ in ``glue_lambdas``, each run once with the first seed, the best on dev then run with all seeds).
+
+    ``encoder_factory()`` → (encoder, hidden size) and ``tokenizer`` default to BERT from ``config.glue_model``
+    via transformers; tests pass small stand-ins. Scores: GLUE dev (MNLI matched), Table 1's task score.
+    """
+    from mtlnotes.data.glue import GLUE_TASKS, glue_score, load_glue
+
+    store = store or CheckpointStore(None)
+    device = torch.device(device or "cpu")
+    if encoder_factory is None or tokenizer is None:
+        from transformers import AutoModel, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(config.glue_model, local_files_only=True)
+
+        def encoder_factory():
+            enc = AutoModel.from_pretrained(config.glue_model, local_files_only=True)
+            return enc, enc.config.hidden_size
+    specs = [GLUE_TASKS[t] for t in tasks]
+    data = {split: [load_glue(t, split, root) for t in tasks] for split in ("train", "dev")}
+
+    def encode(ex, idx):
+        a = [ex.text_a[i] for i in idx]
+        b = None if ex.text_b is None else [ex.text_b[i] for i in idx]
+        enc = tokenizer(a, b, truncation=True, max_length=config.glue_max_length, padding=True,
+                        return_tensors="pt")
+        return {k: v.to(device) for k, v in enc.items()}
+
+    regression = [s.is_regression for s in specs]
+    sizes = [len(d) for d in data["train"]]
+
+    def one_run(method: str, seed: int, pi_c=None) -> dict:
+        seed_everything(seed)
+        enc, hidden = encoder_factory()
+        model = GlueMultiTaskModel(enc, hidden, [s.n_labels for s in specs]).to(device)
+        opt = torch.optim.AdamW(model.parameters(), lr=config.glue_lr)
+        policy = {"uniform": lambda: UniformPolicy(len(tasks)), "task_size": lambda: TaskSizePolicy(sizes),
+                  "exp3s": lambda: Exp3SPolicy(len(tasks), config.eta, config.eps),
+                  "counterfactual": lambda: FixedPolicy(pi_c, name="counterfactual")}[method]()
+
+        def batch_fn(k, idx):
+            ex = data["train"][k]
+            y = torch.as_tensor(ex.labels[idx.numpy()]).to(device)
+            return encode(ex, idx.tolist()), y
+
+        def evaluate() -> list[float]:
+            model.eval()
+            scores = []
+            with torch.no_grad():
+                for k, ex in enumerate(data["dev"]):
+                    outs = [model(encode(ex, list(range(i, min(i + 64, len(ex))))), k).cpu()
+                            for i in range(0, len(ex), 64)]
+                    out = torch.cat(outs)
+                    pred = out.squeeze(-1).numpy() if regression[k] else out.argmax(1).numpy()
+                    scores.append(glue_score(tasks[k], pred, ex.labels))
+            return scores
+
+        res = train_with_policy(model, opt, policy, batch_fn, _glue_loss(regression), sizes, config.glue_steps,
+                                config.glue_batch_size, seed, evaluate, config.glue_eval_every,
+                                desc=f"GLUE {method} seed {seed}")
+        final = res.evals[-1][1]
+        return {"final": dict(zip(tasks, final)), "average": float(np.mean(final)), "counts": res.counts.tolist(),
+                "eval_steps": [s for s, _ in res.evals], "eval_average": [float(np.mean(a)) for _, a in res.evals],
+                "log": {"actions": res.log.actions.tolist(), "behavior_probs": res.log.behavior_probs.tolist(),
+                        "rewards": res.log.rewards.tolist()}}
+
+    runs: dict[str, list[dict]] = {m: [] for m in METHODS}
+    for method in ("uniform", "task_size", "exp3s"):
+        for s in config.seeds:
+            runs[method].append(store.get_or_compute(f"glue-{method}-{s}", lambda m=method, s=s: one_run(m, s)))
+    from mtlnotes.scheduling import TaskLog
+
+    lg = runs["uniform"][0]["log"]
+    log = TaskLog(np.asarray(lg["actions"]), np.asarray(lg["behavior_probs"]), np.asarray(lg["rewards"]), len(tasks))
+    fits, trial = {}, {}
+    for lam in config.glue_lambdas:
+        fit = fit_counterfactual_policy(log, lam, config.glue_cma_iterations, config.glue_cma_popsize,
+                                        seed=config.seeds[0])
+        fits[str(lam)] = fit.probs.tolist()
+        trial[str(lam)] = store.get_or_compute(f"glue-counterfactual-lam{lam}-{config.seeds[0]}",
+                                               lambda p=fit.probs: one_run("counterfactual", config.seeds[0], p))
+    best = max(config.glue_lambdas, key=lambda lam: trial[str(lam)]["average"])
+    runs["counterfactual"].append(trial[str(best)])
+    for s in config.seeds[1:]:
+        runs["counterfactual"].append(store.get_or_compute(
+            f"glue-counterfactual-{s}", lambda s=s: one_run("counterfactual", s, np.asarray(fits[str(best)]))))
+    for m in METHODS:
+        for r in runs[m]:
+            r.pop("log", None)
+    for r in trial.values():
+        r.pop("log", None)
+    return {"tasks": list(tasks), "train_sizes": sizes, "runs": runs,
+            "average": {m: float(np.mean([r["average"] for r in runs[m]])) for m in METHODS},
+            "per_task_mean": {m: {t: float(np.mean([r["final"][t] for r in runs[m]])) for t in tasks}
+                              for m in METHODS},
+            "pi_c_fits": fits, "lambda": best, "lambda_trials": {k: v["average"] for k, v in trial.items()}}
+
+
+def run_glue_experiment(config: Config, device=None, store: CheckpointStore | None = None, root=None) -> dict:
+    """GLUE with BERT-base (§4.2, Table 1); :func:`run_glue` with BERT from ``transformers``."""
     return run_glue(config, device=device, store=store, root=root)
+
 
 # ------------------------------------------------------------------------------------------- run, claims
 
@@ -325,8 +473,6 @@ def run_glue_experiment(config: Config, device=None, store: CheckpointStore | No
 def run(config: Config = QUICK, *, device=None, checkpoint_dir=None, root=None) -> dict:
     """All experiments the profile enables; plain data. GLUE requirements are checked before anything runs."""
     if config.run_glue:
-        from mtlnotes.experiments.task_selection_glue import check_glue_requirements
-
         check_glue_requirements(config, root)
     store = CheckpointStore(checkpoint_dir, fingerprint=dataclasses.asdict(config))
     out: dict = {}
