@@ -87,7 +87,7 @@ class Config:
     bandit_curve_every: int = 50                  # store the average score every this many steps
     # ---- the offline multi-task suite (stand-in for §4.2)
     run_suite: bool = True
-    suite_steps: int = 3000
+    suite_steps: int = 2000
     suite_threads: int = 1                        # torch threads for the suite (small MLP: 1 is fastest)
     batch_size: int = 32
     lr: float = 1e-3                              # Adam
