@@ -66,8 +66,13 @@ def build_data(config: Config, root=None) -> tuple[MultiLabelData, MultiLabelDat
     return train, val, test
 
 
-def build_model(config: Config, shared: bool, n_tasks: int = 2) -> nn.Module:
-    """Hard sharing (one encoder, ``n_tasks`` heads) or a single-task network (one encoder, one head)."""
+def build_model(config: Config, shared: bool, n_tasks: int = 2, seed: int | None = None) -> nn.Module:
+    """Hard sharing (one encoder, ``n_tasks`` heads) or a single-task network (one encoder, one head).
+
+    With ``seed``, the initial weights are drawn after seeding every generator with it.
+    """
+    if seed is not None:
+        seed_everything(seed)
     head = lambda: MLP([config.trunk_features, config.head_hidden, 10])  # noqa: E731
     return HardSharingNet(MultiLeNetEncoder(config.trunk_features), [head() for _ in range(n_tasks if shared else 1)])
 
@@ -119,9 +124,11 @@ def run(config: Config, *, device: torch.device | str | None = None, checkpoint_
     n_tasks = len(train.task_names)
 
     def one_seed(seed: int) -> dict:
-        mtl = train_model(build_model(config, True, n_tasks), list(range(n_tasks)), train, val, config, seed, device)
+        mtl = train_model(build_model(config, True, n_tasks, seed=seed), list(range(n_tasks)), train, val, config,
+                          seed, device)
         mtl_acc = _val_accuracy(mtl["model"], test, list(range(n_tasks)), device)
-        stl = [train_model(build_model(config, False), [t], train, val, config, seed, device) for t in range(n_tasks)]
+        stl = [train_model(build_model(config, False, seed=seed), [t], train, val, config, seed, device)
+               for t in range(n_tasks)]
         stl_acc = [_val_accuracy(s["model"], test, [t], device)[0] for t, s in enumerate(stl)]
         return {
             "seed": seed,
