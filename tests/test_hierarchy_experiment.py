@@ -1,0 +1,72 @@
+"""The MMF chapter module: semantic structure, claims logic and the CLI's clear error when data is missing."""
+
+from __future__ import annotations
+
+import pytest
+
+import mtlnotes.data.cache as cache
+from mtlnotes.data import FASHION_MNIST_CLASSES
+from mtlnotes.experiments import mmf
+
+
+def test_fashion_semantic_structure():
+    h = mmf.fashion_semantic_structure()
+    assert h.n_classes == 10 and h.n_super == 4
+    names = [[FASHION_MNIST_CLASSES[c] for c in g] for g in h.groups()]
+    assert names[2] == ["Sandal", "Sneaker", "Ankle boot"] and names[3] == ["Bag"]
+
+
+def test_method_names():
+    assert mmf.method_name(()) == "w/o H"
+    assert mmf.method_name(("H_S",)) == "H_S"
+    assert mmf.method_name(("H_A", "H_S")) == "H_A&S"
+    assert mmf.method_name(("H_A", "H_T", "H_M")) == "H_A&T&M"
+
+
+def _fake(acc: dict[str, float], tie: dict[str, float]) -> dict:
+    def summ(a, t):
+        m = {"acc": a, "f_ha": 1 - t / 6, "tie_a": t, "lca_a": t / 2}
+        return {"per_seed": [m], "mean": m, "std": {k: 0.0 for k in m}}
+    return {"backbones": {"vgg16": {
+        "main": {k: summ(acc[k], tie[k]) for k in acc},
+        "ablation_stage": {str(s): summ(a, 1.0) for s, a in zip(range(1, 6), [0.74, 0.73, 0.72, 0.71, 0.70])},
+        "ablation_lambda": {str(lam): summ(a, 1.0) for lam, a in [(0.1, 0.73), (0.4, 0.72), (0.8, 0.70)]},
+        "ablation_lambda_structure": "H_S"}}}
+
+
+def test_claims_with_the_papers_own_numbers_all_hold():
+    """Fed the paper's Table 2 (VGG16, CIFAR-100), every claim must come out as holding."""
+    t = mmf.PAPER_TABLES["vgg16"]
+    res = _fake({k: v[0] / 100 for k, v in t.items()}, {k: v[2] for k, v in t.items()})
+    cl = mmf.claims(res, mmf.PAPER)
+    assert len(cl) == 7
+    assert all(c.holds for c in cl), [(c.claim, c.ours) for c in cl if not c.holds]
+    gap = next(c for c in cl if "top-down" in c.claim)
+    assert gap.ours == pytest.approx(73.25 - 70.49) and gap.paper == pytest.approx(2.76)
+
+
+def test_claims_detect_a_failure():
+    acc = {"w/o H": 0.80, "H_S": 0.79, "H_A": 0.81, "H_A&S": 0.805, "Greedy (H_S)": 0.78, "NBPath (H_S)": 0.785}
+    res = _fake(acc, {k: 0.5 for k in acc})
+    verdicts = {c.claim: c.holds for c in mmf.claims(res, mmf.QUICK)}
+    assert verdicts["MMF with the single structure H_S is more accurate than w/o H (Acc, %)"] is False
+    assert verdicts["MMF with the single structure H_A is more accurate than w/o H (Acc, %)"] is True
+    assert verdicts["MMF with multiple structures (H_A&S) beats every single structure (Acc, %)"] is False
+
+
+@pytest.mark.parametrize("profile,missing", [("paper", "cifar100/cifar-100-python.tar.gz"),
+                                             ("paper-cars", "stanford_cars/car_devkit.tgz")])
+def test_cli_reports_missing_data(tmp_path, monkeypatch, capsys, profile, missing):
+    monkeypatch.setenv("MTLNOTES_DATA", str(tmp_path))
+
+    def offline(url, dest):
+        raise OSError("network unreachable (test)")
+
+    monkeypatch.setattr(cache, "_download", offline)
+    with pytest.raises(SystemExit) as exit_info:
+        mmf.run_cli("mmf", {"paper": mmf.PAPER, "paper-cars": mmf.PAPER_CARS}, mmf.run, mmf.claims,
+                    ["--profile", profile, "--out", str(tmp_path / "out.json"), "--device", "cpu"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert missing in err and "md5" in err
+    assert not (tmp_path / "out.json").exists()
