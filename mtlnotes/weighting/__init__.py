@@ -12,7 +12,7 @@ from mtlnotes.weighting.dwa import DWA
 from mtlnotes.weighting.graddrop import GradDrop
 from mtlnotes.weighting.imtl import IMTLG, imtl_weights
 from mtlnotes.weighting.mgda import MGDA
-from mtlnotes.weighting.nash import NashBargainingError, NashMTL, nash_bargaining_weights, solve_nash_gram
+from mtlnotes.weighting.nash import NashBargainingError, NashMTL, NashSolverError, nash_bargaining_weights, solve_nash_gram
 from mtlnotes.weighting.pcgrad import PCGrad
 from mtlnotes.weighting.registry import METHODS, make_method
 from mtlnotes.weighting.scalarization import LS, RLW, SI
@@ -21,7 +21,7 @@ from mtlnotes.weighting.uncertainty import UW
 
 __all__ = [
     "Aggregation", "GradientAggregator", "LossWeighting", "Weighting", "CAGrad", "cagrad_dual_weights", "DWA",
-    "GradDrop", "IMTLG", "imtl_weights", "MGDA", "NashBargainingError", "NashMTL", "nash_bargaining_weights",
+    "GradDrop", "IMTLG", "imtl_weights", "MGDA", "NashBargainingError", "NashMTL", "NashSolverError", "nash_bargaining_weights",
     "solve_nash_gram", "PCGrad", "METHODS", "make_method", "LS", "RLW", "SI", "min_norm_weights",
     "project_simplex", "UW",
 ]

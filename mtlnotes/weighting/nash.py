@@ -29,11 +29,15 @@ from mtlnotes.gradients import gram_matrix
 from mtlnotes.weighting.base import Aggregation, GradientAggregator, check_grads
 from mtlnotes.weighting.simplex import min_norm_weights
 
-__all__ = ["NashMTL", "NashBargainingError", "nash_bargaining_weights", "solve_nash_gram"]
+__all__ = ["NashMTL", "NashBargainingError", "NashSolverError", "nash_bargaining_weights", "solve_nash_gram"]
 
 
 class NashBargainingError(ValueError):
     """The gradients admit no Nash bargaining solution (0 lies in their convex hull)."""
+
+
+class NashSolverError(RuntimeError):
+    """The solver stopped before reaching its tolerance (a nearly Pareto-stationary, ill-conditioned problem)."""
 
 
 def _objective(m: np.ndarray, a: np.ndarray) -> float:
@@ -44,7 +48,8 @@ def solve_nash_gram(gram: np.ndarray, tol: float = 1e-10, max_iter: int = 200,
                     stationary_tol: float = 1e-10) -> tuple[np.ndarray, int]:
     """Solve α ⊙ (M α) = 1 for a Gram matrix M (K, K) (float64); returns (α (K,), Newton iterations).
 
-    Convergence test: max_i |α_i (Mα)_i − 1| ≤ ``tol``. Raises :class:`NashBargainingError` when the minimum
+    Convergence test: max_i |α_i (Mα)_i − 1| ≤ ``tol`` (if rounding stalls Newton first, ≤ 1e-6 is accepted and
+    anything worse raises :class:`NashSolverError`). K = 1 and K = 2 have closed forms. Raises :class:`NashBargainingError` when the minimum
     squared norm of the gradients' convex hull is ≤ ``stationary_tol`` × (mean squared gradient norm).
     """
     m = np.asarray(gram, dtype=np.float64)
@@ -63,6 +68,15 @@ def solve_nash_gram(gram: np.ndarray, tol: float = 1e-10, max_iter: int = 200,
     mh = m / scale
     if k == 1:
         return np.array([1.0 / np.sqrt(m[0, 0])]), 0
+    if k == 2:  # closed form: α₂ = r α₁ with r² = M₁₁/M₂₂, α₁² (M₁₁ + M₁₂ r) = 1
+        r = np.sqrt(m[0, 0] / m[1, 1])
+        denom = m[0, 0] + m[0, 1] * r  # = ||g1|| (||g1|| + ||g2|| cos θ) ... > 0 unless g2 = −c g1
+        if denom <= stationary_tol * m[0, 0]:
+            raise NashBargainingError(
+                "no Nash bargaining solution: the two gradients point in opposite directions (0 lies in their "
+                "convex hull); no update improves both tasks")
+        a1 = 1.0 / np.sqrt(denom)
+        return np.array([a1, r * a1]), 0
     w = min_norm_weights(mh)
     min_sq = float(w @ mh @ w)
     if min_sq <= stationary_tol:
@@ -72,10 +86,18 @@ def solve_nash_gram(gram: np.ndarray, tol: float = 1e-10, max_iter: int = 200,
             "no update improves every task")
     a = 1.0 / np.sqrt(np.diag(mh))
     a *= np.sqrt(k / float(a @ mh @ a))  # at the solution aᵀ M a = K
+    best, stall = np.inf, 0
     for it in range(1, max_iter + 1):
         ma = mh @ a
-        if np.max(np.abs(a * ma - 1.0)) <= tol:
+        resid = float(np.max(np.abs(a * ma - 1.0)))
+        if resid <= tol:
             return a / np.sqrt(scale), it - 1
+        if resid < 0.5 * best:
+            best, stall = resid, 0
+        else:
+            stall += 1
+            if stall >= 8:  # stuck at the rounding floor of an ill-conditioned problem
+                break
         grad = ma - 1.0 / a
         hess = mh + np.diag(1.0 / (a * a))
         try:
@@ -96,9 +118,9 @@ def solve_nash_gram(gram: np.ndarray, tol: float = 1e-10, max_iter: int = 200,
         a = a + t * step
     ma = mh @ a
     resid = float(np.max(np.abs(a * ma - 1.0)))
-    if resid <= max(tol, 1e-7):
-        return a / np.sqrt(scale), max_iter
-    raise RuntimeError(f"Nash bargaining solver did not converge: residual {resid:.3g} after {max_iter} iterations "
+    if resid <= max(tol, 1e-6):
+        return a / np.sqrt(scale), it
+    raise NashSolverError(f"Nash bargaining solver did not converge: residual {resid:.3g} after {max_iter} iterations "
                        "(the gradients are nearly Pareto-stationary)")
 
 
@@ -167,7 +189,7 @@ class NashMTL(GradientAggregator):
         self.alpha = alpha
         d = alpha @ grads
         if self.max_norm is not None:
-            norm = float(d.norm())
+            norm = float(d.detach().norm())
             if norm > self.max_norm:
                 d = d * (self.max_norm / norm)
         return Aggregation(direction=d, weights=alpha)
