@@ -96,7 +96,7 @@ class Config:
 
 
 QUICK = Config(profile="quick", seeds=(0, 1, 2), toy_steps=1000, toy_lr=3e-2, toy_record_every=10,
-               mm_train=1500, mm_val=500, mm_test=1000, mm_epochs=3, mm_batch=100, mm_lr=2e-3)
+               mm_train=2000, mm_val=500, mm_test=1000, mm_epochs=3, mm_batch=100, mm_lr=2e-3)
 PAPER = Config(profile="paper", seeds=(0, 1, 2), datasets=("toy", "multimnist", "qm9", "nyuv2"))
 
 
@@ -294,15 +294,14 @@ def run(config: Config, *, device: torch.device | str | None = None, checkpoint_
     results: dict = {}
     if "qm9" in config.datasets or "nyuv2" in config.datasets:
         _require_paper_data(config)  # fail early, before hours of other work, naming what is missing
+        raise NotImplementedError(
+            "the QM9 / NYUv2 training loops of the paper profile are not written yet; their loaders work "
+            "(mtlnotes.data.qm9, mtlnotes.data.nyuv2). Run the profile without them: "
+            "dataclasses.replace(PAPER, datasets=('toy', 'multimnist'))")
     if "toy" in config.datasets:
         results["toy"] = store.get_or_compute("toy", lambda: run_toy(config))
     if "multimnist" in config.datasets:
         results["multimnist"] = run_multimnist(config, device, store)
-    for name in ("qm9", "nyuv2"):
-        if name in config.datasets:
-            raise NotImplementedError(
-                f"the {name} training loop is not written yet: its loader works (mtlnotes.data.{name}), "
-                "but this chapter's paper profile stops here")
     return results
 
 
@@ -321,15 +320,10 @@ def claims(results: dict, config: Config) -> list[Claim]:
     if toy and "Nash-MTL" in toy:
         reached = sum(r["on_front"] for r in toy["Nash-MTL"])
         out.append(Claim(CHAPTER, "Illustrative example: Nash-MTL reaches the Pareto front from every starting point",
-                         paper=f"{len(TOY_STARTS)}/{len(TOY_STARTS)}", ours=f"{reached}/{len(toy['Nash-MTL'])}",
+                         paper=f"{len(TOY_STARTS)}/{len(TOY_STARTS)} starts (our reading of Fig. 1)", ours=f"{reached}/{len(toy['Nash-MTL'])}",
                          holds=reached == len(toy["Nash-MTL"]), profile=config.profile, source="§6.1, Fig. 1",
                          note=f"on the front = min-norm of the gradient hull <= {config.toy_stationary_tol}; "
                               f"{config.toy_steps} Adam steps at lr {config.toy_lr}"))
-        if "LS" in toy:
-            ls = sum(r["on_front"] for r in toy["LS"])
-            out.append(Claim(CHAPTER, "Illustrative example: LS fails to reach the front from some starting points",
-                             paper="fails from some", ours=f"{ls}/{len(toy['LS'])} reach it",
-                             holds=ls < len(toy["LS"]), profile=config.profile, source="§6.1, Fig. 1"))
     mm = results.get("multimnist")
     if mm and "Nash-MTL" in mm["mean_rank"]:
         mr = mm["mean_rank"]

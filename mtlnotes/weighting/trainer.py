@@ -68,10 +68,10 @@ def multitask_step(model: HardSharingNet, method: Weighting, x: torch.Tensor, ta
             tg = shared_trunk_gradients(model.trunk, x, task_losses, method=gradient_engine)
             losses = tg.losses
             if method.gradient_space == "representation":
-                agg = method.aggregate(tg.rep_grads.reshape(k, -1), losses.detach())
+                agg = method.aggregate(tg.rep_grads.detach().reshape(k, -1), losses.detach())
                 direction = tg.backward_trunk(agg.direction.reshape(tg.rep_grads.shape[1:]))
             else:
-                agg = method.aggregate(tg.grads, losses.detach())
+                agg = method.aggregate(tg.grads.detach(), losses.detach())
                 direction = agg.direction
             weights = torch.ones(k, dtype=losses.dtype) if agg.weights is None else agg.weights.detach().to(losses.dtype)
             (weights * losses).sum().backward()  # heads only: the losses see a detached representation
