@@ -109,3 +109,17 @@ def test_cli_reports_missing_data(tmp_path, monkeypatch, capsys):
     assert err.value.code == 2
     msg = capsys.readouterr().err
     assert "cifar100/cifar-100-python.tar.gz" in msg and "eb9058c3a382ffc7106e4002c42a8d85" in msg
+
+
+@pytest.mark.parametrize("method", ["human", "wa-maxl"])
+def test_interrupted_run_resumes_to_the_same_result(tmp_path, method):
+    from mtlnotes.checkpoint import CheckpointStore
+
+    train, val, test = _tiny_split(20, 0), _tiny_split(10, 1), _tiny_split(10, 2)
+    two = dataclasses.replace(TINY, epochs=2)
+    store = CheckpointStore(tmp_path, fingerprint="resume-test")
+    first = train_method(method, train, val, test, TINY, seed=1, store=store, key="k")  # "interrupted" after 1 epoch
+    resumed = train_method(method, train, val, test, two, seed=1, store=store, key="k")
+    fresh = train_method(method, train, val, test, two, seed=1)
+    assert resumed["val_acc"][:1] == first["val_acc"]
+    assert resumed["val_acc"] == fresh["val_acc"] and resumed["test_loss"] == fresh["test_loss"]
