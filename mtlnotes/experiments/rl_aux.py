@@ -8,7 +8,7 @@ step, alternating train-agent and train-main epochs, Appendix B). Model selectio
 split of the training images), never by test: each run reports the test accuracy at its best validation epoch.
 
 Profiles: ``quick`` (Fashion-MNIST coarse/fine, small CNN, minutes on a CPU), ``extended`` (the same task,
-more data, epochs and seeds, plus the λ ablation on RL-AUX; a CPU hour or so), ``paper`` (CIFAR-100 20
+more data, epochs and seeds, plus the λ ablation on RL-AUX; about 20 CPU minutes), ``paper`` (CIFAR-100 20
 superclasses, VGG16, Appendix B's hyper-parameters), ``paper-cifar10`` (80 epochs) and ``paper-svhn``
 (125 epochs); the last three need the official data files and a GPU.
 
@@ -88,7 +88,7 @@ class Config:
 
 
 QUICK = Config()
-EXTENDED = Config(profile="extended", seeds=(0, 1, 2), n_train=3000, n_val=2000, n_test=10_000, epochs=20,
+EXTENDED = Config(profile="extended", seeds=(0, 1, 2), n_train=2000, n_val=2000, n_test=10_000, epochs=12,
                   ppo_n_steps=1000, ablation_method="rl", ablation_seeds=(0,))
 PAPER = Config(profile="paper", seeds=(0, 1, 2), dataset="cifar100", psi=5, arch="vgg16", hidden=512, n_train=None,
                n_val=5000, n_test=None, epochs=200, augment=True, ppo_n_steps=2500, ppo_batch_size=250,
