@@ -1,0 +1,51 @@
+"""The routing chapter's experiment module: claims logic, CLI options, clear errors for missing data."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from mtlnotes.experiments import routing as chapter
+
+
+def _results(acc: dict[str, float], epochs: int) -> dict:
+    return {"units": {f"{k}-seed0": {"architecture": k, "seed": 0, "test_accuracy": [0.5] * (epochs - 1) + [v],
+                                     "epochs_run": epochs} for k, v in acc.items()}}
+
+
+def test_claims_judge_table2_only_after_100_epochs_and_orderings_always():
+    acc = {"routing-all-fc": 0.99, "task-specific-all-fc": 0.96, "task-specific-1-fc": 0.95,
+           "cross-stitch-all-fc": 0.90, "soft-mixture-all-fc": 0.90}
+    short = {c.claim: c for c in chapter.claims(_results(acc, 3), chapter.QUICK)}
+    table2 = [c for c in short.values() if "after 100 epochs" in c.claim]
+    assert len(table2) == 5 and all(c.holds is None for c in table2)
+    beat = [c for c in short.values() if "beats" in c.claim]
+    assert [c.ours for c in beat] == [3.0, 9.0] and all(c.holds for c in beat)
+    full = chapter.claims(_results(acc, 100), chapter.PAPER)
+    assert all(c.holds for c in full if "after 100 epochs" in c.claim)
+    worse = dict(acc, **{"routing-all-fc": 0.95})
+    beat = [c for c in chapter.claims(_results(worse, 100), chapter.PAPER) if "beats the nearest" in c.claim]
+    assert beat[0].holds is False and beat[0].ours == -1.0
+
+
+def test_claims_name_the_best_rl_algorithm():
+    acc = {name: 0.9 for name in chapter.FIG4}
+    acc["qlearning-table"] = 0.95
+    c = [c for c in chapter.claims(_results(acc, 2), chapter.QUICK) if "RL algorithms" in c.claim][0]
+    assert c.ours == "qlearning-table" and c.holds is False
+
+
+def test_cli_reports_missing_mini_imagenet_clearly(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MTLNOTES_DATA", str(tmp_path))
+    with pytest.raises(SystemExit) as err:
+        chapter.main(["--profile", "paper-min", "--out", str(tmp_path / "r.json"), "--time-budget", "5",
+                      "--architectures", "routing-all-fc"])
+    assert err.value.code == 2
+    msg = capsys.readouterr().err
+    assert "train.csv" in msg and "meta-learning-lstm" in msg and not (tmp_path / "r.json").exists()
+
+
+def test_unknown_dataset_and_optimizer_are_rejected():
+    with pytest.raises(ValueError, match="unknown dataset"):
+        chapter.load_data(dataclasses.replace(chapter.QUICK, dataset="svhn-mtl"))
