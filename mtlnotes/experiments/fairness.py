@@ -53,7 +53,7 @@ class Config:
                             epochs=self.epochs, alpha=self.alpha, record_every=self.record_every)
 
 
-QUICK = Config(profile="quick", seeds=(0, 1, 2, 3, 4), datasets=("german",), generations=50, record_every=5)
+QUICK = Config(profile="quick", seeds=(0, 1, 2, 3), datasets=("german",), generations=40, record_every=5)
 PAPER = Config(profile="paper", seeds=tuple(range(15)))
 
 #: Tables 1 and 3 of Zhang et al. (2021): dataset -> variant -> (value, sign vs F_EIG)
