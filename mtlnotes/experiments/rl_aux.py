@@ -36,7 +36,7 @@ from mtlnotes.results import Claim
 from mtlnotes.training import minibatches, progress
 
 __all__ = ["Config", "QUICK", "EXTENDED", "PAPER", "PAPER_CIFAR10", "PAPER_SVHN", "PROFILES", "METHODS",
-           "PAPER_CIFAR100_20", "TaskSplit", "load_task", "train_method", "run", "claims"]
+           "PAPER_CIFAR100_20", "TaskSplit", "load_task", "train_method", "run", "assemble", "summarize", "claims"]
 
 CHAPTER = "rl_aux"
 METHODS = ("single", "human", "maxl", "rl", "wa-maxl", "wa-rl")
@@ -309,14 +309,14 @@ def run(config: Config, *, device: str | torch.device | None = None, checkpoint_
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     try:
-        train, val, test = load_task(config, root)
+        splits = load_task(config, root)
         store = CheckpointStore(checkpoint_dir, fingerprint=config)
         runs = []
         for seed in config.seeds:
             for method in config.methods:
                 key = f"{method}-lam{config.aux_weight:g}-seed{seed}"
                 runs.append(store.get_or_compute(key, lambda m=method, s=seed, k=key: train_method(
-                    m, train, val, test, config, s, device=device, store=store, key=k)))
+                    m, *splits, config, s, device=device, store=store, key=k)))
         ablation = []
         for lam in config.lambda_ablation:
             for seed in config.ablation_seeds:
@@ -327,12 +327,23 @@ def run(config: Config, *, device: str | torch.device | None = None, checkpoint_
                     continue
                 key = f"{config.ablation_method}-lam{lam:g}-seed{seed}"
                 ablation.append(store.get_or_compute(key, lambda s=seed, lm=lam, k=key: train_method(
-                    config.ablation_method, train, val, test, config, s, aux_weight=lm, device=device, store=store,
+                    config.ablation_method, *splits, config, s, aux_weight=lm, device=device, store=store,
                     key=k)))
     finally:
         torch.set_num_threads(old_threads)
-    return {"device": str(device), "data": {"dataset": config.dataset, "n_train": len(train), "n_val": len(val), "n_test": len(test),
-                     "n_primary": train.n_primary, "psi": config.psi},
+    return assemble(config, splits, runs, ablation, device)
+
+
+def assemble(config: Config, splits: tuple[TaskSplit, TaskSplit, TaskSplit], runs: list[dict],
+             ablation: list[dict], device: str | torch.device = "cpu") -> dict:
+    """The results dict of :func:`run` from per-run records (e.g. computed piecewise in a notebook); runs are
+    put in :func:`run`'s order (seed-major, then ``config.methods``)."""
+    train, val, test = splits
+    runs = sorted(runs, key=lambda r: (config.seeds.index(r["seed"]), config.methods.index(r["method"])))
+    ablation = sorted(ablation, key=lambda r: (config.lambda_ablation.index(r["aux_weight"]),
+                                               config.ablation_seeds.index(r["seed"])))
+    return {"device": str(device), "data": {"dataset": config.dataset, "n_train": len(train), "n_val": len(val),
+                                            "n_test": len(test), "n_primary": train.n_primary, "psi": config.psi},
             "runs": runs, "summary": summarize(runs, config.methods), "ablation": ablation}
 
 
