@@ -49,3 +49,9 @@ def test_cli_reports_missing_mini_imagenet_clearly(tmp_path, monkeypatch, capsys
 def test_unknown_dataset_and_optimizer_are_rejected():
     with pytest.raises(ValueError, match="unknown dataset"):
         chapter.load_data(dataclasses.replace(chapter.QUICK, dataset="svhn-mtl"))
+
+
+def test_a_tie_at_the_top_does_not_count_as_holding():
+    acc = {name: 0.9 for name in chapter.FIG5}
+    c = [c for c in chapter.claims(_results(acc, 2), chapter.QUICK) if "Figure 5" in c.claim][0]
+    assert c.holds is False and c.ours.startswith("tie: routing-all-fc, ")
