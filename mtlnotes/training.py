@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain tqdm: tqdm.auto warns without ipywidgets, and bars are off in notebooks anyway
 
 __all__ = [
     "progress_enabled",
