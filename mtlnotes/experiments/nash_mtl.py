@@ -95,8 +95,8 @@ class Config:
             raise ValueError("need at least one seed")
 
 
-QUICK = Config(profile="quick", seeds=(0, 1, 2), toy_steps=1000, toy_lr=3e-2, toy_record_every=10,
-               mm_train=2000, mm_val=500, mm_test=1000, mm_epochs=3, mm_batch=100, mm_lr=2e-3)
+QUICK = Config(profile="quick", seeds=(0, 1, 2), toy_steps=600, toy_lr=5e-2, toy_record_every=10,
+               mm_train=1200, mm_val=400, mm_test=1000, mm_epochs=3, mm_batch=100, mm_lr=2e-3)
 PAPER = Config(profile="paper", seeds=(0, 1, 2), datasets=("toy", "multimnist", "qm9", "nyuv2"))
 
 
