@@ -113,3 +113,20 @@ def test_cli_writes_results_with_claims(tmp_path):
     doc = read_results(out)
     assert doc["profile"] == "paper" and doc["seeds"] == [4, 5] and doc["results"]["value"] == 4.0
     assert doc["claims"][0].holds is True and doc["config"]["scale"] == 2.0
+
+
+def test_cli_threads_option_survives_set_threads_in_run(tmp_path, monkeypatch):
+    monkeypatch.delenv("MTLNOTES_THREADS", raising=False)
+    seen = []
+
+    def run(config, device=None, checkpoint_dir=None):
+        set_threads()  # what every chapter's run() does
+        seen.append(torch.get_num_threads())
+        return {}
+
+    try:
+        run_cli("toy", {"quick": _Cfg()}, run, lambda r, c: [], ["--out", str(tmp_path / "r.json"), "--threads", "1"])
+        assert seen == [1]
+    finally:
+        monkeypatch.delenv("MTLNOTES_THREADS", raising=False)
+        set_threads(2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -49,6 +50,10 @@ def run_cli(chapter: str, profiles: dict[str, Any], run: Callable[..., dict],
             parser.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
         config = dataclasses.replace(config, seeds=seeds)
     out = args.out or results_dir() / f"{chapter}-{args.profile}.json"
+    if args.threads is not None:
+        # run() functions call set_threads() with no argument, which reads MTLNOTES_THREADS:
+        # setting it here makes --threads hold for the whole run instead of being reset to 2.
+        os.environ["MTLNOTES_THREADS"] = str(args.threads)
     set_threads(args.threads)
     make_deterministic(True)
     device = choose_device(args.device)
