@@ -1,7 +1,8 @@
 """Seeding, determinism, thread count and device choice.
 
 Every experiment calls :func:`seed_everything` per seed and :func:`make_deterministic` once, so that a
-CPU run is bit-for-bit repeatable on the same machine (which is what nbval checks).
+CPU run is bit-for-bit repeatable; with the portable numerics pinned by ``import mtlnotes``
+(:mod:`mtlnotes.numerics`) also on other x86-64 machines, which is what nbval in CI checks.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import random
 
 import numpy as np
 import torch
+
+from mtlnotes.numerics import check_portable_numerics
 
 __all__ = ["seed_everything", "make_deterministic", "set_threads", "choose_device", "torch_generator"]
 
@@ -38,9 +41,11 @@ def make_deterministic(enabled: bool = True) -> None:
 
     On CPU this is a no-op for most ops; on CUDA it also sets ``CUBLAS_WORKSPACE_CONFIG`` as torch requires.
     ``warn_only=True``: an op without a deterministic implementation warns instead of raising.
+    Also warns if CPU numerics are not portable across machines (see :mod:`mtlnotes.numerics`).
     """
     if enabled:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        check_portable_numerics()
     torch.use_deterministic_algorithms(enabled, warn_only=True)
     torch.backends.cudnn.deterministic = enabled
     torch.backends.cudnn.benchmark = not enabled

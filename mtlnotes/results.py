@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 import mtlnotes
+from mtlnotes.numerics import portable_numerics_active
 
 __all__ = ["Claim", "provenance", "to_jsonable", "write_results", "read_results", "load_claims",
            "ledger_rows", "ledger_markdown", "repo_root", "results_dir", "find_results"]
@@ -92,7 +93,11 @@ def _git(*args: str) -> str | None:
 
 
 def provenance(device: str | torch.device | None = None) -> dict:
-    """Package version, git commit + dirty flag, device (name of the GPU if CUDA), versions, host, UTC time."""
+    """Package version, git commit + dirty flag, device (name of the GPU if CUDA), versions, host, UTC time.
+
+    Also the CPU kernel path torch dispatched to and whether the portable numerics of
+    :mod:`mtlnotes.numerics` were in force (if not, CPU numbers repeat only on the same kind of CPU).
+    """
     dev = str(device) if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
     if dev.startswith("cuda") and torch.cuda.is_available():
         dev = f"{dev} ({torch.cuda.get_device_name(torch.device(dev))})"
@@ -108,6 +113,8 @@ def provenance(device: str | torch.device | None = None) -> dict:
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "portable_numerics": portable_numerics_active(),
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import mtlnotes  # noqa: F401  (first: pins portable CPU numerics before torch runs an op; kernels nbval starts inherit it)
 import pytest
 import torch
 

@@ -1,0 +1,84 @@
+"""Portable numerics: ``import mtlnotes`` pins CPU code paths, so training gives the same bits on other CPUs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mtlnotes.numerics import PORTABLE_ENV
+
+PROBE = Path(__file__).with_name("numerics_probe.py")
+QEMU = shutil.which("qemu-x86_64")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in PORTABLE_ENV and k != "MTLNOTES_NATIVE_NUMERICS"}
+    env.update(extra)
+    return env
+
+
+def _python(code: str, **extra: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code], env=_env(**extra), capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def _probe(*prefix: str, steps: int = 8, **extra: str) -> tuple[str, str]:
+    out = subprocess.run([*prefix, sys.executable, str(PROBE), str(steps)], env=_env(**extra),
+                         capture_output=True, text=True, check=True, timeout=600)
+    capability, digest = out.stdout.split()
+    return capability, digest
+
+
+def test_import_pins_the_environment_and_atens_dispatch():
+    code = ("import os, mtlnotes, torch; from mtlnotes.numerics import portable_numerics_active as a; "
+            "torch.ones(2) + 1; print(os.environ['ATEN_CPU_CAPABILITY'], os.environ['MKL_CBWR'], "
+            "os.environ['ONEDNN_MAX_CPU_ISA'], torch.backends.cpu.get_cpu_capability(), a())")
+    assert _python(code).split() == ["avx2", "COMPATIBLE", "AVX2", "AVX2", "True"]
+
+
+def test_explicit_user_settings_win():
+    code = "import os, mtlnotes; print(os.environ['MKL_CBWR'])"
+    assert _python(code, MKL_CBWR="AUTO") == "AUTO"
+
+
+def test_opt_out_leaves_torch_native():
+    code = ("import os, mtlnotes, torch; from mtlnotes.numerics import portable_numerics_active as a; "
+            "print('ATEN_CPU_CAPABILITY' in os.environ, a())")
+    assert _python(code, MTLNOTES_NATIVE_NUMERICS="1").split() == ["False", "False"]
+
+
+def test_torch_used_before_import_is_detected_and_warned():
+    code = ("import warnings, torch; torch.ones(2) + 1; import mtlnotes; "
+            "from mtlnotes.numerics import check_portable_numerics as c; "
+            "warnings.simplefilter('error'); "
+            "exec('try:\\n c(); print(\"no warning\")\\nexcept RuntimeWarning: print(\"warned\")')")
+    native = _python("import torch; print(torch.backends.cpu.get_cpu_capability())", MTLNOTES_NATIVE_NUMERICS="1")
+    expected = "no warning" if native == "AVX2" else "warned"
+    assert _python(code) == expected
+
+
+def test_training_is_repeatable_in_fresh_processes():
+    assert _probe() == _probe()
+
+
+@pytest.mark.skipif(QEMU is None, reason="qemu-user not installed (.ci/run installs it when apt-get can)")
+def test_same_bits_on_an_emulated_intel_haswell_cpu():
+    """The whole point: an AVX2-only Intel CPU (emulated) trains to the same weights as this machine."""
+    native = _probe()
+    emulated = _probe(QEMU, "-cpu", "Haswell")
+    assert emulated == native
+
+
+@pytest.mark.skipif(QEMU is None, reason="qemu-user not installed")
+def test_without_pinning_the_emulated_cpu_differs_when_this_one_has_avx512():
+    """Control for the test above: it can fail. Unpinned, AVX-512 and AVX2 kernels sum differently."""
+    capability, native = _probe(MTLNOTES_NATIVE_NUMERICS="1")
+    if capability != "AVX512":
+        pytest.skip(f"this CPU dispatches {capability}, the same path Haswell takes")
+    _, emulated = _probe(QEMU, "-cpu", "Haswell", MTLNOTES_NATIVE_NUMERICS="1")
+    assert emulated != native
