@@ -43,3 +43,16 @@ def fashion_mnist(data_root):
     if not _has(data_root, "fashion_mnist/train-images-idx3-ubyte.gz"):
         pytest.skip("real Fashion-MNIST not found in the data cache")
     return load_fashion_mnist("train", data_root, download=False), load_fashion_mnist("test", data_root, download=False)
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test on one torch thread and restore the count afterwards.
+
+    For tiny networks one thread is fastest and avoids spin-waiting on a busy machine. Modules opt in with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

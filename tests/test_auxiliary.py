@@ -15,13 +15,7 @@ from mtlnotes.auxiliary import (MAXL, AuxNet, LabelNet, N_WEIGHT_BINS, auxiliary
                                 random_crop_flip, scale_weight, train_step, vgg16_trunk, weight_from_bin)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These networks are tiny: one thread is fastest and avoids spin-waiting on a busy machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one thread (tests/conftest.py)
 
 
 

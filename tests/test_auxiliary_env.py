@@ -15,13 +15,7 @@ from mtlnotes.auxiliary.agent import AuxAgentExtractor, RLAuxTrainer, make_agent
 from mtlnotes.auxiliary.env import AuxTaskEnv
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These networks are tiny: one thread is fastest and avoids spin-waiting on a busy machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one thread (tests/conftest.py)
 
 
 N, C, PSI = 30, 3, 2

@@ -17,13 +17,7 @@ from mtlnotes.experiments import rl_aux  # noqa: E402
 from mtlnotes.experiments.rl_aux import METHODS, QUICK, TaskSplit, claims, load_task, train_method  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These networks are tiny: one thread is fastest and avoids spin-waiting on a busy machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one thread (tests/conftest.py)
 
 
 TINY = dataclasses.replace(QUICK, seeds=(0,), epochs=1, batch_size=10, eval_batch_size=8, ppo_n_steps=20,

@@ -16,13 +16,7 @@ from mtlnotes.hierarchy import (MMFNet, ResNet50Stages, SmallFiveStageCNN, TopDo
 from mtlnotes.training import count_parameters
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tiny models run fastest (and identically) on one thread; restore the count afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one thread (tests/conftest.py)
 
 
 def test_resnet50_parameter_counts_match_reference():
