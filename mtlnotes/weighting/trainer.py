@@ -17,11 +17,11 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from mtlnotes.gradients import assign_gradient, shared_trunk_gradients
+from mtlnotes.gradients import assign_gradient, per_task_gradients, shared_trunk_gradients
 from mtlnotes.models import HardSharingNet
 from mtlnotes.weighting.base import GradientAggregator, LossWeighting, Weighting
 
-__all__ = ["multitask_step", "PeakMemory"]
+__all__ = ["multitask_step", "shared_parameter_step", "PeakMemory"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -76,6 +76,54 @@ def multitask_step(model: HardSharingNet, method: Weighting, x: torch.Tensor, ta
             weights = torch.ones(k, dtype=losses.dtype) if agg.weights is None else agg.weights.detach().to(losses.dtype)
             (weights * losses).sum().backward()  # heads only: the losses see a detached representation
             assign_gradient(shared, direction.detach())
+        if method.clip_norm() is not None:
+            _clip_(shared, method.clip_norm())
+    else:
+        raise TypeError(f"{type(method).__name__} is neither a LossWeighting nor a GradientAggregator")
+    optimizer.step()
+    return losses.detach(), weights.detach()
+
+
+def shared_parameter_step(compute_losses: Callable[[], torch.Tensor], shared: Sequence[torch.Tensor],
+                          task_params: Sequence[Sequence[torch.Tensor]], method: Weighting,
+                          optimizer: torch.optim.Optimizer, gradient_engine: str = "reference",
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step for networks that are not a trunk plus heads (e.g. MTAN, whose task attention modules read the
+    shared features at every stage); returns (losses (K,), task weights (K,)), both detached.
+
+    ``compute_losses()`` runs the forward pass and returns the K task losses; ``shared`` are the shared parameters
+    (d scalars), ``task_params[k]`` task k's own parameters. Loss weightings back-propagate their combined
+    objective. Gradient aggregators get the (K, d) per-task gradients of ``shared`` from
+    :func:`mtlnotes.gradients.per_task_gradients` (``gradient_engine`` ``"reference"`` or ``"batched"``); the
+    shared parameters receive the aggregated direction and task k's parameters the gradient of w_k L_k (w_k the
+    method's task weight, 1 when it gives none), as in :func:`multitask_step`. Without a single shared
+    representation, GradDrop acts on the shared parameters' gradients here.
+    """
+    shared = list(shared)
+    own = [list(ps) for ps in task_params]
+    optimizer.zero_grad(set_to_none=True)
+    losses = compute_losses()
+    k = losses.shape[0]
+    if len(own) != k:
+        raise ValueError(f"got {len(own)} groups of task parameters for {k} losses")
+    if isinstance(method, LossWeighting):
+        method.combine(losses).backward()
+        weights = method.weights(losses.detach())
+    elif isinstance(method, GradientAggregator):
+        reuse = method.reuse_weights()
+        if reuse is not None:
+            weights = reuse.detach().to(losses)
+            (weights * losses).sum().backward()
+        else:
+            grads = per_task_gradients(losses, shared, method=gradient_engine, retain_graph=True)
+            agg = method.aggregate(grads.detach(), losses.detach())
+            weights = torch.ones_like(losses.detach()) if agg.weights is None else agg.weights.detach().to(losses)
+            flat_own = [p for ps in own for p in ps]
+            if flat_own:
+                g_own = torch.autograd.grad((weights * losses).sum(), flat_own, allow_unused=True)
+                for p, g in zip(flat_own, g_own):
+                    p.grad = torch.zeros_like(p) if g is None else g
+            assign_gradient(shared, agg.direction.detach())
         if method.clip_norm() is not None:
             _clip_(shared, method.clip_norm())
     else:
