@@ -1,4 +1,6 @@
-"""Train a small CNN for a few SGD steps and print a digest of its weights (run by tests/test_numerics.py).
+"""Train a small CNN for a few SGD steps, run some NumPy/SciPy numerics, print a digest of it all.
+
+Run by tests/test_numerics.py; prints torch's CPU capability and one SHA-256.
 
 Run as a script in a fresh interpreter, so that ``import mtlnotes`` comes before torch's first op.
 """
@@ -7,6 +9,8 @@ import hashlib
 import sys
 
 import mtlnotes  # noqa: F401  (pins portable numerics unless MTLNOTES_NATIVE_NUMERICS=1)
+import numpy as np
+import scipy.linalg
 import torch
 from torch import nn
 
@@ -27,5 +31,9 @@ for _ in range(int(sys.argv[1]) if len(sys.argv) > 1 else 10):
     opt.zero_grad()
     loss.backward()
     opt.step()
-digest = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in net.parameters())).hexdigest()
+rng = np.random.default_rng(0)
+a = rng.standard_normal((300, 257))
+numpy_parts = [a @ a.T, np.exp(np.linspace(-20, 20, 10001)), np.tanh(a).sum(axis=0), scipy.linalg.svdvals(a)]
+digest = hashlib.sha256(b"".join([p.detach().numpy().tobytes() for p in net.parameters()]
+                                 + [x.tobytes() for x in numpy_parts])).hexdigest()
 print(torch.backends.cpu.get_cpu_capability(), digest)

@@ -37,8 +37,19 @@ def _probe(*prefix: str, steps: int = 8, **extra: str) -> tuple[str, str]:
 def test_import_pins_the_environment_and_atens_dispatch():
     code = ("import os, mtlnotes, torch; from mtlnotes.numerics import portable_numerics_active as a; "
             "torch.ones(2) + 1; print(os.environ['ATEN_CPU_CAPABILITY'], os.environ['MKL_CBWR'], "
-            "os.environ['ONEDNN_MAX_CPU_ISA'], torch.backends.cpu.get_cpu_capability(), a())")
-    assert _python(code).split() == ["avx2", "COMPATIBLE", "AVX2", "AVX2", "True"]
+            "os.environ['ONEDNN_MAX_CPU_ISA'], os.environ['OPENBLAS_CORETYPE'], "
+            "torch.backends.cpu.get_cpu_capability(), a())")
+    assert _python(code).split() == ["avx2", "COMPATIBLE", "AVX2", "Haswell", "AVX2", "True"]
+
+
+def test_numpy_imported_first_is_not_counted_as_portable():
+    code = "import numpy, mtlnotes, torch; from mtlnotes.numerics import portable_numerics_active as a; print(a())"
+    native = _python("import torch; print(torch.backends.cpu.get_cpu_capability())", MTLNOTES_NATIVE_NUMERICS="1")
+    if native == "AVX2":
+        pytest.skip("this CPU has no AVX-512: numpy's dispatch is the portable one anyway")
+    assert _python(code) == "False"
+    inherited = dict(PORTABLE_ENV)  # a child process of one that imported mtlnotes: fine in any order
+    assert _python(code, **inherited) == "True"
 
 
 def test_explicit_user_settings_win():
@@ -68,7 +79,7 @@ def test_training_is_repeatable_in_fresh_processes():
 
 @pytest.mark.skipif(QEMU is None, reason="qemu-user not installed (.ci/run installs it when apt-get can)")
 def test_same_bits_on_an_emulated_intel_haswell_cpu():
-    """The whole point: an AVX2-only Intel CPU (emulated) trains to the same weights as this machine."""
+    """The whole point: an AVX2-only Intel CPU (emulated) computes the same bits as this machine."""
     native = _probe()
     emulated = _probe(QEMU, "-cpu", "Haswell")
     assert emulated == native
