@@ -106,3 +106,10 @@ def check_portable_numerics() -> bool:
             stacklevel=2,
         )
     return active
+
+
+if __name__ == "__main__":  # `eval "$(python -m mtlnotes.numerics)"`: the same pins for a whole shell session
+    import shlex
+
+    for key, value in PORTABLE_ENV.items():
+        print(f"export {key}={shlex.quote(os.environ.get(key, value))}")
