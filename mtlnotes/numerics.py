@@ -31,7 +31,8 @@ import os
 import sys
 import warnings
 
-__all__ = ["PORTABLE_ENV", "pin_portable_numerics", "portable_numerics_active", "check_portable_numerics"]
+__all__ = ["PORTABLE_ENV", "pin_portable_numerics", "portable_numerics_active", "check_portable_numerics",
+           "shell_exports"]
 
 #: Environment variables pinned at import time (only where the user has not set them already).
 PORTABLE_ENV: dict[str, str] = {
@@ -108,8 +109,9 @@ def check_portable_numerics() -> bool:
     return active
 
 
-if __name__ == "__main__":  # `eval "$(python -m mtlnotes.numerics)"`: the same pins for a whole shell session
+
+def shell_exports() -> str:
+    """The pins as ``export K=V`` lines, for a shell: ``eval "$(python -c '...print(shell_exports())')"``."""
     import shlex
 
-    for key, value in PORTABLE_ENV.items():
-        print(f"export {key}={shlex.quote(os.environ.get(key, value))}")
+    return "\n".join(f"export {k}={shlex.quote(os.environ.get(k, v))}" for k, v in PORTABLE_ENV.items())

@@ -93,3 +93,10 @@ def test_without_pinning_the_emulated_cpu_differs_when_this_one_has_avx512():
         pytest.skip(f"this CPU dispatches {capability}, the same path Haswell takes")
     _, emulated = _probe(QEMU, "-cpu", "Haswell", MTLNOTES_NATIVE_NUMERICS="1")
     assert emulated != native
+
+
+def test_shell_exports_round_trip_through_bash():
+    exports = _python("from mtlnotes.numerics import shell_exports; print(shell_exports())")
+    keys = " ".join(f"${k}" for k in PORTABLE_ENV)
+    out = subprocess.run(["bash", "-c", f'{exports}\necho "{keys}"'], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == " ".join(PORTABLE_ENV.values())
