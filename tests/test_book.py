@@ -74,6 +74,19 @@ def test_notebook_shape_and_stored_outputs(path):
     assert path.stat().st_size < 3_000_000
 
 
+_STDLIB_BEFORE_MTLNOTES = {"warnings", "dataclasses", "time", "os", "sys", "json", "math", "pathlib", "__future__"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_imports_mtlnotes_before_numpy_or_torch(path):
+    """mtlnotes pins portable numerics at import; NumPy reads its pins when it is imported (mtlnotes/numerics.py)."""
+    nb = json.loads(path.read_text())
+    src = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    modules = re.findall(r"^\s*(?:import|from)\s+([\w.]+)", src, flags=re.M)
+    first = next(m for m in modules if m.split(".")[0] not in _STDLIB_BEFORE_MTLNOTES)
+    assert first == "mtlnotes", f"{path.name}: first import is {first!r}; put `import mtlnotes` before it"
+
+
 def _names(reqs):
     return {re.split(r"[<>=!~ \[]", r.strip(), maxsplit=1)[0].lower().replace("_", "-"): r.strip() for r in reqs}
 
