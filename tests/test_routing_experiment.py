@@ -55,3 +55,18 @@ def test_a_tie_at_the_top_does_not_count_as_holding():
     acc = {name: 0.9 for name in chapter.FIG5}
     c = [c for c in chapter.claims(_results(acc, 2), chapter.QUICK) if "Figure 5" in c.claim][0]
     assert c.holds is False and c.ours.startswith("tie: routing-all-fc, ")
+
+
+def test_the_trivial_baseline_claim_reads_the_majority_share():
+    res = _results({"routing-all-fc": 0.95}, 3)
+    res["majority_baseline"] = 0.9
+    c = [c for c in chapter.claims(res, chapter.QUICK) if "random baseline" in c.claim][0]
+    assert c.paper == 90.0 and c.ours == 90.0 and c.holds is True
+    res["majority_baseline"] = 0.8
+    c = [c for c in chapter.claims(res, chapter.QUICK) if "random baseline" in c.claim][0]
+    assert c.ours == 80.0 and c.holds is False
+
+
+def test_quick_profile_uses_the_algorithm3_wpl_convention_and_keeps_the_1_to_9_balance():
+    assert chapter.QUICK.wpl_scaling == chapter.PAPER.wpl_scaling == "algorithm3"
+    assert chapter.QUICK.n_pos == chapter.QUICK.n_neg_per_digit

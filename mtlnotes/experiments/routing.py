@@ -65,7 +65,9 @@ class Config:
     mlp_lr: float = 0.01                  # SGD rate of the MLP router approximators: not stated
     epsilon: float = 0.1                  # ε of the Q-learners' ε-greedy exploration: not stated
     gamma: float = 1.0                    # discount γ of Algorithm 3: not stated
-    wpl_scaling: str = "abdallah"         # WPL sign convention (Appendix 7.4; see mtlnotes.routing.wpl)
+    wpl_scaling: str = "algorithm3"       # WPL sign convention of §3.1.2 and Algorithm 3 (positive Δ × π(a),
+                                          # negative Δ × (1 - π(a))); Appendix 7.4 says the opposite
+                                          # ("abdallah"). See mtlnotes.routing.wpl and the chapter.
     architectures: tuple[str, ...] = tuple(dict.fromkeys(FIG4 + FIG5 + FIG8))
     record_every: int = 20                # WPL policy snapshot every k samples of a task (Figures 9, 10)
     cost_tasks: tuple[int, ...] = (2, 5, 10)   # Figures 13/15: training cost as tasks are added (MNIST-MTL has 10)
@@ -73,10 +75,13 @@ class Config:
     time_budget_s: float | None = None    # stop a unit after this much training time (partial CPU paper runs)
 
 
-# The quick profile is a tiny CPU-sized version: 200 training samples per task (same 1:9 balance), 100 test
-# samples per task, 2 epochs, Adam (1e-3) so that the networks learn something in so few steps, a faster WPL step.
-QUICK = Config(profile="quick", seeds=(0,), n_pos=20, n_neg_per_digit=20, n_test_per_task=100, epochs=2,
-               optimizer="adam", lr=1e-3, wpl_lr=0.05, record_every=5, cost_batches=2)
+# The quick profile is a small CPU-sized version: 400 training samples per task (40 positives, 40 of each other
+# digit: the paper's 1:9 balance), 100 test samples per task, 3 epochs (120 steps of 100 samples), one seed, and
+# Adam (3e-3) instead of SGD so that the networks get past the trivial "always negative" answer (90% accuracy) in
+# so few steps. With 200 samples per task, 2 epochs and Adam 1e-3 (the quick profile of commit 580c3d3) ten of the
+# eleven architectures ended at exactly 90.0% and task-specific-all-fc at 90.9%.
+QUICK = Config(profile="quick", seeds=(0,), n_pos=40, n_neg_per_digit=40, n_test_per_task=100, epochs=3,
+               optimizer="adam", lr=3e-3, wpl_lr=0.05, record_every=5, cost_batches=2)
 PAPER = Config(profile="paper", seeds=(0, 1, 2))
 PAPER_CIFAR = Config(profile="paper-cifar", seeds=(0, 1, 2), dataset="cifar-mtl", rho=0.0,
                      architectures=tuple(dict.fromkeys(FIG4 + FIG5 + FIG8)), cost_tasks=(2, 5, 10, 20))
@@ -268,6 +273,11 @@ def claims(results: dict, config: Config) -> list[Claim]:
         return round(100 * float(np.mean(final_accuracy(results, name))), 2) if name in have else None
 
     out = []
+    if "majority_baseline" in results:
+        base = round(100 * float(results["majority_baseline"]), 2)
+        out.append(Claim(CHAPTER, "On MNIST-MTL the random baseline (always answering 'not c') is 90% (%)", 90.0, base,
+                         bool(abs(base - 90.0) <= 0.5), config.profile, source="§4, discussion of Figure 8",
+                         note="share of the majority class in our test set"))
     table2 = {"routing-all-fc": 99, "task-specific-all-fc": 96, "task-specific-1-fc": 95,
               "cross-stitch-all-fc": 90, "soft-mixture-all-fc": 90}
     for name, paper in table2.items():
