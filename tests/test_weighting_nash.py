@@ -59,7 +59,10 @@ def test_agrees_with_cvxpy_on_random_problems(k, seed):
     m = g @ g.T
     ours, _ = solve_nash_gram(m)
     ref = _cvxpy_oracle(m)
-    assert np.allclose(ours, ref, rtol=1e-5)
+    # rtol 1e-4 (the agreement criterion): with the portable numerics that `import mtlnotes` pins
+    # (MKL_CBWR=COMPATIBLE), Clarabel reports "Solution may be inaccurate" at K = 40 and its α is ~3e-5 off;
+    # the residual check below shows that the oracle, not ours, is the less accurate one
+    assert np.allclose(ours, ref, rtol=1e-4)
     # and ours satisfies the optimality condition at least as tightly as the conic solver's answer
     resid = lambda a: np.max(np.abs(a * (m @ a) - 1))  # noqa: E731
     assert resid(ours) <= max(resid(ref), 1e-9)
