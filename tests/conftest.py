@@ -56,3 +56,28 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+_WATCHED_ENV_PREFIXES = ("MTLNOTES_", "OMP_", "MKL_", "OPENBLAS_", "ONEDNN_", "ATEN_", "NPY_", "PYTHONHASHSEED")
+
+
+@pytest.fixture(autouse=True)
+def environment_left_as_found():
+    """Fail a test that leaves a setting which changes numerics (threads, kernels, seeds) in ``os.environ``.
+
+    The Jupyter kernels that nbval starts later in the same pytest process inherit ``os.environ``: a leaked
+    ``MTLNOTES_THREADS=1`` once made every notebook train on one thread and miss its stored outputs.
+    The change is undone as well. Other variables (e.g. ones torch sets for itself on import) are not watched.
+    """
+    def snapshot() -> dict[str, str]:
+        return {k: v for k, v in os.environ.items() if k.startswith(_WATCHED_ENV_PREFIXES)}
+
+    before = snapshot()
+    yield
+    after = snapshot()
+    if after != before:
+        for key in after.keys() - before.keys():
+            del os.environ[key]
+        os.environ.update(before)
+        changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        pytest.fail(f"test changed os.environ and did not restore it: {changed}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -128,5 +129,8 @@ def test_cli_threads_option_survives_set_threads_in_run(tmp_path, monkeypatch):
         run_cli("toy", {"quick": _Cfg()}, run, lambda r, c: [], ["--out", str(tmp_path / "r.json"), "--threads", "1"])
         assert seen == [1]
     finally:
-        monkeypatch.delenv("MTLNOTES_THREADS", raising=False)
+        # run_cli wrote os.environ itself, behind monkeypatch's back: remove it directly. (A second
+        # monkeypatch.delenv here would record "1" and put it back at teardown, and every Jupyter kernel
+        # nbval starts later in this pytest process would then train on one thread.)
+        os.environ.pop("MTLNOTES_THREADS", None)
         set_threads(2)
