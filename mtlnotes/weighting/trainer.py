@@ -32,12 +32,20 @@ def _task_losses(heads: Sequence[nn.Module], loss_fns: Sequence[LossFn], targets
     return fn
 
 
-def _clip_(params: Sequence[torch.Tensor], max_norm: float) -> None:
+def _clip_for(method: GradientAggregator, params: Sequence[torch.Tensor]) -> None:
+    """Scale the gradients of ``params`` to the method's max norm, if it has one (Nash-MTL's practical option)."""
+    max_norm = method.clip_norm()
+    if max_norm is None:
+        return
     grads = [p.grad for p in params if p.grad is not None]
     norm = torch.sqrt(sum((g.double() ** 2).sum() for g in grads))
     if norm > max_norm:
         for g in grads:
             g.mul_(max_norm / norm)
+
+
+def _not_a_weighting(method: object) -> TypeError:
+    return TypeError(f"{type(method).__name__} is neither a LossWeighting nor a GradientAggregator")
 
 
 def multitask_step(model: HardSharingNet, method: Weighting, x: torch.Tensor, targets: Sequence[torch.Tensor],
@@ -76,10 +84,9 @@ def multitask_step(model: HardSharingNet, method: Weighting, x: torch.Tensor, ta
             weights = torch.ones(k, dtype=losses.dtype) if agg.weights is None else agg.weights.detach().to(losses.dtype)
             (weights * losses).sum().backward()  # heads only: the losses see a detached representation
             assign_gradient(shared, direction.detach())
-        if method.clip_norm() is not None:
-            _clip_(shared, method.clip_norm())
+        _clip_for(method, shared)
     else:
-        raise TypeError(f"{type(method).__name__} is neither a LossWeighting nor a GradientAggregator")
+        raise _not_a_weighting(method)
     optimizer.step()
     return losses.detach(), weights.detach()
 
@@ -124,10 +131,9 @@ def shared_parameter_step(compute_losses: Callable[[], torch.Tensor], shared: Se
                 for p, g in zip(flat_own, g_own):
                     p.grad = torch.zeros_like(p) if g is None else g
             assign_gradient(shared, agg.direction.detach())
-        if method.clip_norm() is not None:
-            _clip_(shared, method.clip_norm())
+        _clip_for(method, shared)
     else:
-        raise TypeError(f"{type(method).__name__} is neither a LossWeighting nor a GradientAggregator")
+        raise _not_a_weighting(method)
     optimizer.step()
     return losses.detach(), weights.detach()
 
