@@ -1,17 +1,20 @@
-"""Benchmark: per-task gradients of a shared trunk, the reference loop vs the fast (vmap) path, with a cost breakdown.
+"""Benchmark: per-task gradients of a shared trunk, the reference loop vs the fast paths, with a cost breakdown.
 
-``mtlnotes.gradients.shared_trunk_gradients`` with ``method="reference"`` (K backward passes through the trunk) and
-``method="vmap"`` (heads differentiated per task, then one vectorised VJP through the trunk), plus the generic
+``mtlnotes.gradients.shared_trunk_gradients`` with ``method="reference"`` (K backward passes through the trunk),
+``method="layerwise"`` (the fast path on CPU: one hand-written backward with the K tasks batched,
+``mtlnotes.layerwise``) and ``method="vmap"`` (one vectorised VJP through the trunk), plus the generic
 ``per_task_gradients(..., method="batched")`` (``is_grads_batched``). Trunk: the MultiLeNet encoder of the chapter
-at batch 100 (the quick profile's) and 256; heads: one linear layer per task. Target (issue #4): fast ≤ 0.6 ×
+at batch 100 and 256 (the quick profile's); heads: one linear layer per task. Target (issue #4): fast ≤ 0.6 ×
 reference at K ≥ 4.
 
 The measurements are interleaved (reference, vmap, batched, breakdown parts, reference, ...) so that a load change
 on a shared machine hits every variant alike; medians over ``--reps`` rounds of CPU-process time (``--clock wall``
 for wall time). The breakdown explains the ratio: with F the trunk forward, H the heads' part (forward + K small
-backward passes to ∂L_k/∂z) and b the trunk backward for one task, the reference costs F + H + K·b and the fast path
-F' + H + T_K, T_K the batched VJP of K cotangents. Since T_K performs the same floating-point work as K single
-backward passes, the ratio can fall below 1 only through kernel efficiency, and its floor is (F + H)/(F + H + K·b).
+backward passes to ∂L_k/∂z) and b the trunk backward for one task, the reference costs F + H + K·b and the vmap path
+F' + H + T_K, T_K the batched VJP of K cotangents. torch's batching rules loop over the K cotangents in the
+convolution and max-pool backward kernels, so T_K ≈ K·b on the CPU; the layerwise path shares the im2col and the
+masks across tasks and batches the K cotangents through each layer instead. The floor of any method is
+(F + H)/(F + H + K·b).
 
 Usage: ``python benchmarks/gradients_engine.py [--reps 25] [--ks 2,4,8,11] [--batches 100,256] [--threads 2]
 [--json out.json]``.
@@ -85,6 +88,7 @@ def main() -> None:
             trunk, x, task_losses = _setup(batch, k)
             params = list(trunk.parameters())
             fns = {"reference": lambda: shared_trunk_gradients(trunk, x, task_losses, "reference"),
+                   "layerwise": lambda: shared_trunk_gradients(trunk, x, task_losses, "layerwise"),
                    "vmap": lambda: shared_trunk_gradients(trunk, x, task_losses, "vmap"),
                    "is_grads_batched": lambda: per_task_gradients(task_losses(trunk(x)), params, "batched",
                                                                   retain_graph=False),
@@ -100,12 +104,14 @@ def main() -> None:
                     times[name].append(clock() - t)
             med = {name: 1e3 * float(np.median(v)) for name, v in times.items()}
             row = {"batch": batch, "K": k, **{f"{n}_ms": v for n, v in med.items()},
+                   "ratio_layerwise": med["layerwise"] / med["reference"],
                    "ratio_vmap": med["vmap"] / med["reference"],
                    "ratio_is_grads_batched": med["is_grads_batched"] / med["reference"],
                    "floor": (med["forward"] + med["heads"]) / (med["forward"] + med["heads"] + k * med["one_backward"]),
                    "vjp_efficiency": med["batched_vjp"] / (k * med["one_backward"])}
             rows.append(row)
-            print(f"B={batch:3d} K={k:2d}  reference {med['reference']:7.1f} ms  vmap {med['vmap']:7.1f} ms "
+            print(f"B={batch:3d} K={k:2d}  reference {med['reference']:7.1f} ms  layerwise {med['layerwise']:7.1f} ms "
+                  f"(ratio {row['ratio_layerwise']:.2f})  vmap {med['vmap']:7.1f} ms "
                   f"(ratio {row['ratio_vmap']:.2f})  is_grads_batched {med['is_grads_batched']:7.1f} ms "
                   f"(ratio {row['ratio_is_grads_batched']:.2f}) | forward {med['forward']:.1f}  heads "
                   f"{med['heads']:.1f}  one backward {med['one_backward']:.1f}  batched VJP {med['batched_vjp']:.1f} "

@@ -13,10 +13,14 @@ Two entry points, each with a plain reference and a fast path, tested to agree t
   (On CPU the batched call is rarely faster: autograd vmaps the *whole* graph, heads included, and falls
   back to per-task loops for several backward kernels.)
 * :func:`shared_trunk_gradients` knows the structure of hard parameter sharing, z = trunk(x), L_k = ℓ_k(z):
-  ``method="vmap"`` (the fast path) differentiates the heads per task to get ∂L_k/∂z (cheap), then pushes all
-  K cotangents through the trunk in *one* vectorised vector-Jacobian product (``torch.func.vjp`` +
-  ``torch.func.vmap``, whose batching rules run e.g. a single convolution backward for all tasks);
-  ``method="reference"`` runs K ordinary backward passes through the trunk.
+  it differentiates the heads per task to get ∂L_k/∂z (cheap), then pushes the K cotangents through the trunk.
+  ``method="reference"`` runs K ordinary backward passes; ``method="layerwise"`` (the fast path,
+  :mod:`mtlnotes.layerwise`) one hand-written backward of common layers (conv, linear, ReLU, max-pool,
+  reshape) with the K tasks folded into the batch and each layer's saved input shared by the tasks;
+  ``method="vmap"`` one vectorised vector-Jacobian product (``torch.func.vjp`` + ``torch.func.vmap``) for any
+  trunk — on the CPU barely faster than the loop, because torch's batching rules loop over the tasks in the
+  convolution and max-pool backward kernels; ``method="auto"`` (default) is layerwise when every layer of the
+  trunk is supported, vmap otherwise.
 
 As a separate, clearly named option, :func:`representation_gradients` returns the gradients with respect to a
 shared *representation* z (B, h) instead of the parameters (GradDrop, Chen et al. 2020, acts there), giving
@@ -32,7 +36,10 @@ import torch
 from torch import nn
 from torch.func import functional_call, vjp, vmap
 
+from mtlnotes.layerwise import UnsupportedTrunkError, layerwise_trunk
+
 __all__ = ["per_task_gradients", "representation_gradients", "shared_trunk_gradients", "TrunkGradients",
+           "UnsupportedTrunkError",
            "gram_matrix", "assign_gradient", "flat_size"]
 
 _METHODS = ("reference", "batched")
@@ -155,21 +162,32 @@ class TrunkGradients:
 
 def shared_trunk_gradients(trunk: nn.Module, x: torch.Tensor,
                            task_losses: Callable[[torch.Tensor], torch.Tensor],
-                           method: str = "vmap") -> TrunkGradients:
+                           method: str = "auto") -> TrunkGradients:
     """Per-task gradients for hard parameter sharing: z = ``trunk(x)``, ``task_losses(z)`` -> (K,).
 
-    ``method="vmap"`` (fast path) computes every ∂L_k/∂z by a backward pass through the heads only and then
-    all K trunk gradients in one vectorised VJP (``torch.func.vmap`` over ``torch.func.vjp``);
-    ``method="reference"`` does K plain backward passes through the trunk. Both return the same numbers
-    (to float rounding). Shapes: x (B, ...), z (B, h), grads (K, d), rep_grads (K, B, h).
+    Every method first gets each ∂L_k/∂z by a backward pass through the heads only. Then
+    ``method="layerwise"`` (fast path on CPU) pushes all K cotangents through the trunk in one hand-written,
+    task-batched backward (:mod:`mtlnotes.layerwise`; raises :class:`~mtlnotes.layerwise.UnsupportedTrunkError`
+    for layers it does not implement); ``method="vmap"`` does it in one vectorised VJP (``torch.func.vmap`` over
+    ``torch.func.vjp``), for any trunk; ``method="auto"`` is layerwise when the trunk is supported, else vmap;
+    ``method="reference"`` does K plain backward passes through the trunk. All return the same numbers (to float
+    rounding). Shapes: x (B, ...), z (B, h), grads (K, d), rep_grads (K, B, h).
     """
-    if method not in ("vmap", "reference"):
-        raise ValueError(f"method must be 'vmap' or 'reference', got {method!r}")
+    if method not in ("auto", "layerwise", "vmap", "reference"):
+        raise ValueError(f"method must be 'auto', 'layerwise', 'vmap' or 'reference', got {method!r}")
     named = [(n, p) for n, p in trunk.named_parameters() if p.requires_grad]
     if not named:
         raise ValueError("the trunk has no trainable parameters")
     names = [n for n, _ in named]
     params = tuple(p for _, p in named)
+
+    if method in ("auto", "layerwise"):
+        try:
+            return _layerwise_gradients(layerwise_trunk(trunk), x, task_losses)
+        except UnsupportedTrunkError:
+            if method == "layerwise":
+                raise
+        method = "vmap"
 
     if method == "reference":
         z = trunk(x)
@@ -197,5 +215,20 @@ def shared_trunk_gradients(trunk: nn.Module, x: torch.Tensor,
 
     def backward_trunk(v: torch.Tensor) -> torch.Tensor:
         return torch.cat([g.reshape(-1) for g in vjp_fn(v)])
+
+    return TrunkGradients(grads, rep, losses, backward_trunk)
+
+
+def _layerwise_gradients(engine, x: torch.Tensor, task_losses: Callable[[torch.Tensor], torch.Tensor]) -> TrunkGradients:
+    """``shared_trunk_gradients(..., method="layerwise")`` given the trunk's :class:`LayerwiseTrunk`."""
+    z, tape = engine.forward(x)  # may raise UnsupportedTrunkError (dropout in training mode) before any work
+    z_leaf = z.detach().requires_grad_(True)
+    losses = _check_losses(task_losses(z_leaf))
+    k = losses.shape[0]
+    rep = per_task_gradients(losses, [z_leaf], method="reference").reshape(k, *z.shape)
+    grads = engine.backward(tape, rep)
+
+    def backward_trunk(v: torch.Tensor) -> torch.Tensor:
+        return engine.backward(tape, v.unsqueeze(0))[0]
 
     return TrunkGradients(grads, rep, losses, backward_trunk)

@@ -38,7 +38,7 @@ def test_ls_step_is_plain_backward_of_the_sum():
     assert torch.equal(weights, torch.ones(2, dtype=torch.float64))
 
 
-@pytest.mark.parametrize("engine", ["vmap", "reference"])
+@pytest.mark.parametrize("engine", ["auto", "layerwise", "vmap", "reference"])
 def test_nash_step_sets_shared_and_head_gradients(engine):
     model, x, ys, fns = _setup()
     ref = copy.deepcopy(model)

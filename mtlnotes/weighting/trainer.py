@@ -50,11 +50,12 @@ def _not_a_weighting(method: object) -> TypeError:
 
 def multitask_step(model: HardSharingNet, method: Weighting, x: torch.Tensor, targets: Sequence[torch.Tensor],
                    loss_fns: Sequence[LossFn], optimizer: torch.optim.Optimizer,
-                   gradient_engine: str = "vmap") -> tuple[torch.Tensor, torch.Tensor]:
+                   gradient_engine: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
     """One step; returns (losses (K,), task weights (K,)), both detached.
 
-    ``targets[k]`` and ``loss_fns[k]`` belong to head k; ``gradient_engine`` is ``"vmap"`` (fast) or
-    ``"reference"`` (see :func:`mtlnotes.gradients.shared_trunk_gradients`).
+    ``targets[k]`` and ``loss_fns[k]`` belong to head k; ``gradient_engine`` is ``"auto"`` (the fastest
+    that fits the trunk), ``"layerwise"``, ``"vmap"`` or ``"reference"`` (see
+    :func:`mtlnotes.gradients.shared_trunk_gradients`).
     """
     k = model.n_tasks
     if len(targets) != k or len(loss_fns) != k:
