@@ -70,3 +70,14 @@ def test_the_trivial_baseline_claim_reads_the_majority_share():
 def test_quick_profile_uses_the_algorithm3_wpl_convention_and_keeps_the_1_to_9_balance():
     assert chapter.QUICK.wpl_scaling == chapter.PAPER.wpl_scaling == "algorithm3"
     assert chapter.QUICK.n_pos == chapter.QUICK.n_neg_per_digit
+
+
+def test_policy_snapshots_are_thinned_evenly_keeping_both_ends():
+    history = [(n, [n]) for n in range(1000)]
+    kept = chapter.thin_snapshots(history, 250)
+    assert len(kept) == 250 and kept[0] == history[0] and kept[-1] == history[-1]
+    gaps = {b[0] - a[0] for a, b in zip(kept, kept[1:])}
+    assert gaps <= {4, 5}                                  # 999 / 249 ≈ 4.01: evenly spaced
+    assert chapter.thin_snapshots(history[:241], 250) == history[:241]   # the quick profile keeps all it records
+    with pytest.raises(ValueError, match="at least 2"):
+        chapter.thin_snapshots(history, 1)

@@ -32,7 +32,7 @@ from mtlnotes.routing import (CollaborationReward, RouterSettings, RoutingNetwor
 from mtlnotes.training import minibatches, progress
 
 __all__ = ["Config", "QUICK", "PAPER", "PAPER_CIFAR", "PAPER_MIN", "FIG4", "FIG5", "FIG8", "load_data",
-           "train_architecture", "run", "claims", "step_cost", "main"]
+           "train_architecture", "thin_snapshots", "MAX_POLICY_SNAPSHOTS", "run", "claims", "step_cost", "main"]
 
 CHAPTER = "routing"
 FIG4 = ("routing-all-fc", "qlearning-table", "qlearning-approx", "reinforce-approx")          # RL algorithms
@@ -199,9 +199,24 @@ def train_architecture(name: str, train: TaskData, test: TaskData, config: Confi
                 counts[t, d] = np.bincount(a[:, d].numpy(), minlength=counts.shape[2])
         out["routing_map"] = counts
     if record and isinstance(getattr(net, "router", None), WPLRouter):
-        out["policy_history"] = [{"samples": [n for n, _ in h], "policy": [p for _, p in h]}
-                                 for h in net.router.history]
+        out["policy_history"] = [{"samples": [n for n, _ in kept], "policy": [p for _, p in kept]}
+                                 for kept in map(thin_snapshots, net.router.history)]
     return out
+
+
+#: Most WPL policy snapshots per agent kept in the results (Figures 9, 10). The quick profile records 241 per
+#: task; 100 paper epochs would record 50,000 (a results file of gigabytes), so longer runs keep an even subset.
+MAX_POLICY_SNAPSHOTS = 250
+
+
+def thin_snapshots(history: list, limit: int = MAX_POLICY_SNAPSHOTS) -> list:
+    """At most ``limit`` items of ``history``, evenly spaced, always keeping the first and the last."""
+    if limit < 2:
+        raise ValueError(f"limit must be at least 2, got {limit}")
+    if len(history) <= limit:
+        return list(history)
+    keep = np.unique(np.linspace(0, len(history) - 1, limit).round().astype(int))
+    return [history[i] for i in keep]
 
 
 def step_cost(name: str, n_tasks: int, in_shape=(1, 28, 28), n_classes: int = 2, hidden: int = 128,
