@@ -229,7 +229,7 @@ class LayerwiseTrunk:
             elif step.kind == "reshape":
                 d = d.reshape(k, *saved["in_shape"])
             elif step.kind == "maxpool":
-                conv_at = self._first_conv_before_pool(i)
+                conv_at = self._first_conv_before_pool(i, k, tape)
                 if conv_at is None:
                     d = self._maxpool_backward(d, saved)
                 else:
@@ -245,13 +245,23 @@ class LayerwiseTrunk:
         rows = [grads[id(p)].reshape(k, -1) for p in self.params]
         return torch.cat(rows, dim=1)
 
-    def _first_conv_before_pool(self, pool_at: int) -> int | None:
+    def _first_conv_before_pool(self, pool_at: int, k: int, tape: Tape) -> int | None:
         """Index of the first parametrised layer when it is a convolution that reaches max-pool ``pool_at``
-        through ReLU / identity layers only (the case :meth:`_first_conv_pool_backward` handles), else None."""
+        through ReLU / identity layers only (the case :meth:`_first_conv_pool_backward` handles) *and* gathering
+        its im2col rows at the arg-max moves less memory than the full-resolution route for K tasks; else None.
+
+        Per sample, the gather moves C·P·J values (P pooled positions, J = C_in·kh·kw), shared by the tasks; the
+        full-resolution route zero-fills, scatters and transposes K·C·L values (L conv output positions). The
+        rule is fixed (no timing), so the same inputs always take the same route and give the same bits."""
         j = pool_at - 1
         while j >= 0 and self.steps[j].kind in ("relu", "identity"):
             j -= 1
-        return j if j == self.first_param_step and self.steps[j].kind == "conv" else None
+        if j != self.first_param_step or self.steps[j].kind != "conv":
+            return None
+        conv, saved = self.steps[j].module, tape.saved[pool_at]
+        c, n_in = conv.out_channels, conv.weight[0].numel()
+        n_out, n_pooled = saved["in_shape"][2] * saved["in_shape"][3], saved["indices"][0, 0].numel()
+        return j if c * n_pooled * n_in < 3 * k * c * n_out else None
 
     @staticmethod
     def _first_conv_pool_backward(d: torch.Tensor, conv: nn.Conv2d, conv_saved: dict, pool_saved: dict,

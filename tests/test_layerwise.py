@@ -59,7 +59,8 @@ def _problem(name: str, k: int, dtype=torch.float64, batch: int = 6):
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("k", [1, 3])  # for conv → pool first layers, k = 1 takes the full-resolution route, k = 3
+                                       # the arg-max gather (see LayerwiseTrunk._first_conv_before_pool)
 def test_equals_autograd_per_task_gradients(name, k):
     trunk, x, task_losses = _problem(name, k)
     # the definition: one autograd backward per task through the whole network
@@ -200,3 +201,14 @@ def test_bad_method_names_the_choices():
     trunk, x, task_losses = _problem("mlp", 1)
     with pytest.raises(ValueError, match="'auto', 'layerwise', 'vmap' or 'reference'"):
         shared_trunk_gradients(trunk, x, task_losses, method="fast")
+
+
+def test_route_choice_for_lenet_first_layer_follows_the_memory_rule():
+    # C·P·J = 10·144·25 = 36,000 gathered values against 3·K·C·L = 17,280·K: full resolution for K ≤ 2
+    trunk, x, _ = _problem("multilenet", 1)
+    engine = LayerwiseTrunk(trunk)
+    _, tape = engine.forward(x)
+    pool_at = next(i for i, s in enumerate(engine.steps) if s.kind == "maxpool")
+    assert [engine._first_conv_before_pool(pool_at, k, tape) for k in (1, 2, 3, 8)] == [None, None, 0, 0]
+    second_pool = [i for i, s in enumerate(engine.steps) if s.kind == "maxpool"][1]
+    assert engine._first_conv_before_pool(second_pool, 8, tape) is None  # not the first layer: needs dx anyway
