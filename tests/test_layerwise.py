@@ -38,6 +38,9 @@ CASES = {
     "view_flatten": (ViewFlatten, (2, 8, 8)),
     "strided_padded_overlapping": (_strided_padded_overlapping, (3, 16, 16)),
     "mlp": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 9), nn.ReLU(), nn.Linear(9, 4)), (3, 4)),
+    # a strided conv that needs its input gradient, on a size where the transposed conv needs output padding
+    "strided_second_conv": (lambda: nn.Sequential(nn.Conv2d(2, 3, 3), nn.ReLU(), nn.Conv2d(3, 4, 3, stride=2),
+                                                  nn.Flatten()), (2, 10, 10)),
     "pool_first_then_conv": (lambda: nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten()),
                              (1, 10, 10)),
 }
