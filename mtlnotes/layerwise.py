@@ -331,15 +331,20 @@ class LayerwiseTrunk:
         return dx.reshape(k, *x.shape)
 
 
-_CACHE: "weakref.WeakKeyDictionary[nn.Module, LayerwiseTrunk]" = weakref.WeakKeyDictionary()
+_CACHE: "weakref.WeakKeyDictionary[nn.Module, LayerwiseTrunk | UnsupportedTrunkError]" = weakref.WeakKeyDictionary()
 
 
 def layerwise_trunk(trunk: nn.Module) -> LayerwiseTrunk:
     """The (cached) :class:`LayerwiseTrunk` of ``trunk``; raises :class:`UnsupportedTrunkError` when its layers
-    are not all supported. The cache holds the traced layer chain: replacing a layer of ``trunk`` afterwards
-    needs a new ``LayerwiseTrunk(trunk)``."""
+    are not all supported (the verdict is cached too, so ``method="auto"`` traces a trunk once). The cache holds
+    the traced layer chain: replacing a layer of ``trunk`` afterwards needs a new ``LayerwiseTrunk(trunk)``."""
     hit = _CACHE.get(trunk)
     if hit is None:
-        hit = LayerwiseTrunk(trunk)
+        try:
+            hit = LayerwiseTrunk(trunk)
+        except UnsupportedTrunkError as err:
+            hit = err
         _CACHE[trunk] = hit
+    if isinstance(hit, UnsupportedTrunkError):
+        raise hit
     return hit

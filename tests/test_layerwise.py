@@ -194,10 +194,18 @@ def test_dropout_in_training_mode_is_refused_and_auto_still_answers():
     assert torch.allclose(got.grads, ref.grads, rtol=1e-10, atol=1e-12)
 
 
-def test_engine_is_cached_per_trunk():
+def test_engine_and_refusal_are_cached_per_trunk(monkeypatch):
     a, b = MultiLeNetEncoder(4), MultiLeNetEncoder(4)
     assert layerwise_trunk(a) is layerwise_trunk(a)
     assert layerwise_trunk(a) is not layerwise_trunk(b)
+    bad = nn.Sequential(nn.Linear(3, 3), nn.Tanh())
+    with pytest.raises(UnsupportedTrunkError, match="Tanh"):
+        layerwise_trunk(bad)
+    traces = []
+    monkeypatch.setattr("mtlnotes.layerwise.fx.symbolic_trace", lambda m: traces.append(m))
+    with pytest.raises(UnsupportedTrunkError, match="Tanh"):
+        layerwise_trunk(bad)                     # the verdict comes from the cache: no second trace
+    assert traces == []
 
 
 def test_bad_method_names_the_choices():
