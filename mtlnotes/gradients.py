@@ -219,7 +219,8 @@ def shared_trunk_gradients(trunk: nn.Module, x: torch.Tensor,
     return TrunkGradients(grads, rep, losses, backward_trunk)
 
 
-def _layerwise_gradients(engine, x: torch.Tensor, task_losses: Callable[[torch.Tensor], torch.Tensor]) -> TrunkGradients:
+def _layerwise_gradients(engine, x: torch.Tensor,
+                         task_losses: Callable[[torch.Tensor], torch.Tensor]) -> TrunkGradients:
     """``shared_trunk_gradients(..., method="layerwise")`` given the trunk's :class:`LayerwiseTrunk`."""
     z, tape = engine.forward(x)  # may raise UnsupportedTrunkError (dropout in training mode) before any work
     z_leaf = z.detach().requires_grad_(True)

@@ -83,7 +83,8 @@ class Config:
     mm_batch: int = 256
     mm_lr: float = 1e-3              # Adam
     mm_hidden: int = 50
-    gradient_engine: str = "vmap"
+    gradient_engine: str = "vmap"          # as the stored quick results were computed; "auto" (layerwise)
+                                           # ties with it at MultiMNIST's K = 2 (benchmarks/gradients_engine.py)
     # --- method hyper-parameters (Navon et al., 2022, App. and official defaults)
     cagrad_c: float = 0.4
     nash_max_norm: float = 1.0

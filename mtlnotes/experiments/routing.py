@@ -31,8 +31,9 @@ from mtlnotes.routing import (CollaborationReward, RouterSettings, RoutingNetwor
                               predict_tasks, train_step)
 from mtlnotes.training import minibatches, progress
 
-__all__ = ["Config", "QUICK", "PAPER", "PAPER_CIFAR", "PAPER_MIN", "FIG4", "FIG5", "FIG8", "TABLE2_MNIST", "load_data",
-           "train_architecture", "thin_snapshots", "MAX_POLICY_SNAPSHOTS", "run", "claims", "step_cost", "main"]
+__all__ = ["Config", "QUICK", "PAPER", "PAPER_CIFAR", "PAPER_MIN", "FIG4", "FIG5", "FIG8", "TABLE2_MNIST",
+           "load_data", "train_architecture", "thin_snapshots", "MAX_POLICY_SNAPSHOTS", "run", "claims", "step_cost",
+           "main"]
 
 CHAPTER = "routing"
 FIG4 = ("routing-all-fc", "qlearning-table", "qlearning-approx", "reinforce-approx")          # RL algorithms
