@@ -12,8 +12,9 @@ on a shared machine hits every variant alike; medians over ``--reps`` rounds of 
 for wall time). The breakdown explains the ratio: with F the trunk forward, H the heads' part (forward + K small
 backward passes to ∂L_k/∂z) and b the trunk backward for one task, the reference costs F + H + K·b and the vmap path
 F' + H + T_K, T_K the batched VJP of K cotangents. torch's batching rules loop over the K cotangents in the
-convolution and max-pool backward kernels, so T_K ≈ K·b on the CPU; the layerwise path shares the im2col and the
-masks across tasks and batches the K cotangents through each layer instead. The floor of any method is
+convolution and max-pool backward kernels, so T_K ≈ K·b on the CPU; the layerwise path shares the saved inputs,
+masks and arg-max across tasks, batches the K cotangents through each layer and gets each convolution's weight
+gradients for all tasks from one forward convolution (see ``mtlnotes.layerwise``). The floor of any method is
 (F + H)/(F + H + K·b).
 
 Usage: ``python benchmarks/gradients_engine.py [--reps 25] [--ks 2,4,8,11] [--batches 100,256] [--threads 2]

@@ -62,8 +62,7 @@ def _problem(name: str, k: int, dtype=torch.float64, batch: int = 6):
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-@pytest.mark.parametrize("k", [1, 3])  # for conv → pool first layers, k = 1 takes the full-resolution route, k = 3
-                                       # the arg-max gather (see LayerwiseTrunk._first_conv_before_pool)
+@pytest.mark.parametrize("k", [1, 3])
 def test_equals_autograd_per_task_gradients(name, k):
     trunk, x, task_losses = _problem(name, k)
     # the definition: one autograd backward per task through the whole network
@@ -214,12 +213,55 @@ def test_bad_method_names_the_choices():
         shared_trunk_gradients(trunk, x, task_losses, method="fast")
 
 
-def test_route_choice_for_lenet_first_layer_follows_the_memory_rule():
-    # C·P·J = 10·144·25 = 36,000 gathered values against 3·K·C·L = 17,280·K: full resolution for K ≤ 2
-    trunk, x, _ = _problem("multilenet", 1)
-    engine = LayerwiseTrunk(trunk)
-    _, tape = engine.forward(x)
-    pool_at = next(i for i, s in enumerate(engine.steps) if s.kind == "maxpool")
-    assert [engine._first_conv_before_pool(pool_at, k, tape) for k in (1, 2, 3, 8)] == [None, None, 0, 0]
-    second_pool = [i for i, s in enumerate(engine.steps) if s.kind == "maxpool"][1]
-    assert engine._first_conv_before_pool(second_pool, 8, tape) is None  # not the first layer: needs dx anyway
+def test_weight_gradients_split_into_calls_give_the_same_numbers(monkeypatch):
+    # a cap below one task's cotangent bytes: every task gets its own weight-gradient convolution
+    trunk, x, task_losses = _problem("multilenet", 5)
+    whole = shared_trunk_gradients(trunk, x, task_losses, method="layerwise").grads
+    monkeypatch.setattr("mtlnotes.layerwise._FILTER_BYTES", 1)
+    got = shared_trunk_gradients(trunk, x, task_losses, method="layerwise").grads
+    expected = per_task_gradients(task_losses(trunk(x)), list(trunk.parameters()), method="reference")
+    assert torch.allclose(got, expected, rtol=1e-10, atol=1e-12)
+    assert torch.allclose(got, whole, rtol=1e-10, atol=1e-12)
+
+
+def test_reused_buffers_leak_nothing_between_calls():
+    # the max-pool workspace is reused: a second call (other inputs and another K) must not see the first's
+    # values, and the first call's results must not change afterwards
+    trunk, x1, losses1 = _problem("multilenet", 3)
+    x2 = torch.randn(x1.shape, dtype=x1.dtype, generator=torch.Generator().manual_seed(1))
+
+    def losses2(z):
+        return losses1(z)[:2] * torch.tensor([0.5, 2.0], dtype=z.dtype)
+
+    first = shared_trunk_gradients(trunk, x1, losses1, method="layerwise")
+    kept = first.grads.clone()
+    second = shared_trunk_gradients(trunk, x2, losses2, method="layerwise")
+    assert torch.equal(first.grads, kept)
+    expected = per_task_gradients(losses2(trunk(x2)), list(trunk.parameters()), method="reference")
+    assert torch.allclose(second.grads, expected, rtol=1e-10, atol=1e-12)
+    v = torch.randn_like(first.rep_grads[0])  # a one-task backward through the first call's tape
+    assert torch.allclose(first.backward_trunk(v),
+                          shared_trunk_gradients(trunk, x1, losses1, method="reference").backward_trunk(v),
+                          rtol=1e-10, atol=1e-12)
+    layerwise_trunk(trunk).release_workspace()
+    assert torch.equal(shared_trunk_gradients(trunk, x1, losses1, method="layerwise").grads, kept)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_max_pool_ties_break_as_autograd_does(dtype):
+    # Ties that matter: a first conv of all-ones 5x5 filters over an input periodic with period 5 gives the same
+    # value at every position, while the patches under those positions differ. The weight gradient then depends on
+    # which position of each 2x2 window the pooling picked; the forward's channels-last pooling must pick
+    # autograd's (the first maximum in scan order).
+    trunk, x, task_losses = _problem("multilenet", 2, dtype=dtype)
+    with torch.no_grad():
+        trunk.features[0].weight.fill_(1.0)
+        trunk.features[0].bias.copy_(torch.arange(10.0))  # integers: every sum is exact in float32 too
+    tile = torch.randint(1, 5, (5, 5), generator=torch.Generator().manual_seed(2)).to(x.dtype)  # exact sums
+    x = tile.repeat(6, 6)[:28, :28].expand(x.shape[0], 1, 28, 28).contiguous()
+    h = trunk.features[0](x)
+    assert torch.equal(h, h[:, :, :1, :1].expand_as(h))  # every window of every channel ties
+    expected = per_task_gradients(task_losses(trunk(x)), list(trunk.parameters()), method="reference")
+    got = shared_trunk_gradients(trunk, x, task_losses, method="layerwise").grads
+    tol = (1e-10, 1e-12) if dtype == torch.float64 else (1e-5, 1e-6)
+    assert torch.allclose(got, expected, rtol=tol[0], atol=tol[1])
