@@ -8,11 +8,13 @@ copied): normalise M = G Gᵀ by c = ||M||_F, then run up to 20 convex sub-probl
 
 with φ(α) = Σ log α_i + Σ log (M̂α)_i linearised at the previous iterate; stop early when α stops moving
 (||α − α_prev|| < 1e-6) or ||M̂α − 1/α|| < 1e-3. The previous call's α warm-starts the next call. The official code
-uses ECOS; ECOS is not installed here, so the loop runs with SCS (which the brief also names) and with Clarabel
-(the interior-point solver that replaced ECOS as cvxpy's default).
+uses ECOS (``pip install -e ".[bench]"``); the loop also runs with SCS (a first-order solver, less accurate) and
+Clarabel (the interior-point solver that replaced ECOS as cvxpy's default). A solver error, or an iterate with
+some α_i = 0 (which makes the next linearisation infinite), ends the loop unconverged.
 
 Usage: ``python benchmarks/nash_solver.py [--calls 30] [--ks 2,11,40] [--solvers SCS,CLARABEL]``.
-Reports the median time per call (ms) of each, the speed-up, and α's agreement where the official loop converged.
+Reports the median time per call (ms) of each, the speed-up, how often the official loop stopped by its own rule
+and how often it actually solved the problem (:data:`SOLVED_RESIDUAL`), and α's agreement where it solved it.
 """
 
 from __future__ import annotations
@@ -54,10 +56,10 @@ class OfficialFormulation:
             self.alpha.value, self.prev.value = a, a
             try:
                 self.problem.solve(solver=self.solver, warm_start=True)
-            except cp.error.SolverError:
+            except (cp.error.SolverError, ValueError):  # ValueError: an α_i = 0 iterate makes ∇φ infinite
                 break
             new = self.alpha.value
-            if new is None or self.problem.status not in ("optimal", "optimal_inaccurate"):
+            if new is None or self.problem.status not in ("optimal", "optimal_inaccurate") or np.any(new <= 0):
                 break
             if np.linalg.norm(mh @ new - 1 / (new + 1e-10)) < 1e-3 or np.linalg.norm(new - a) < 1e-6:
                 a, converged = new, True
@@ -65,6 +67,12 @@ class OfficialFormulation:
             a = new
         self.last = a
         return a, converged, it
+
+
+#: The official loop counts as having *solved* a call when its α meets the bargaining condition α ⊙ (Mα) = 1 to
+#: this max-abs residual. Its own stopping rule is no such test: it also stops when α stops moving, and at K = 40
+#: that happens away from the solution (residuals of 4-8 in some calls).
+SOLVED_RESIDUAL = 1e-3
 
 
 def problems(k: int, n: int, seed: int = 0) -> list[np.ndarray]:
@@ -87,21 +95,22 @@ def bench(k: int, calls: int, solver: str) -> dict:
         ours_a.append(a)
     off = OfficialFormulation(k, solver)
     off.solve(ms[0])  # first call compiles the problem: excluded, as in a training run
-    off_t, rel, n_conv, resid = [], [], 0, []
+    off_t, rel, n_conv, n_solved, resid = [], [], 0, 0, []
     for m, a in zip(ms, ours_a):
         t = time.perf_counter()
         b, conv, _ = off.solve(m)
         off_t.append(time.perf_counter() - t)
         resid.append(float(np.max(np.abs(b * (m @ b) - 1))))
-        if conv:
-            n_conv += 1
+        n_conv += conv
+        if resid[-1] <= SOLVED_RESIDUAL:
+            n_solved += 1
             rel.append(float(np.max(np.abs(b - a) / a)))
     ours_ms, off_ms = 1e3 * float(np.median(ours_t)), 1e3 * float(np.median(off_t))
     return {"K": k, "solver": solver, "calls": calls, "ours_ms": ours_ms, "official_ms": off_ms,
-            "speedup": off_ms / ours_ms, "official_converged": n_conv,
-            "max_rel_diff_where_converged": max(rel) if rel else None,
-            "median_rel_diff_where_converged": float(np.median(rel)) if rel else None,
-            "official_median_residual": float(np.median(resid)),
+            "speedup": off_ms / ours_ms, "official_stopped_by_rule": n_conv, "official_solved": n_solved,
+            "max_rel_diff_where_solved": max(rel) if rel else None,
+            "median_rel_diff_where_solved": float(np.median(rel)) if rel else None,
+            "official_median_residual": float(np.median(resid)), "official_max_residual": float(max(resid)),
             "ours_max_residual": float(max(np.max(np.abs(a * (m @ a) - 1)) for m, a in zip(ms, ours_a)))}
 
 
@@ -122,9 +131,10 @@ def main() -> None:
             r = bench(k, args.calls, solver)
             rows.append(r)
             print(f"K={k:3d} {solver:9s} ours {r['ours_ms']:8.3f} ms  official {r['official_ms']:8.1f} ms  "
-                  f"speed-up {r['speedup']:7.0f}x  converged {r['official_converged']}/{args.calls}  "
-                  f"max rel diff {r['max_rel_diff_where_converged']}  official resid {r['official_median_residual']:.2g}"
-                  f"  ours resid {r['ours_max_residual']:.2g}", flush=True)
+                  f"speed-up {r['speedup']:7.0f}x  stopped by its rule {r['official_stopped_by_rule']}/{args.calls}, "
+                  f"solved {r['official_solved']}/{args.calls}  max rel diff where solved "
+                  f"{r['max_rel_diff_where_solved']}  official resid median {r['official_median_residual']:.2g} max "
+                  f"{r['official_max_residual']:.2g}  ours resid max {r['ours_max_residual']:.2g}", flush=True)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)

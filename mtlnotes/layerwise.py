@@ -312,9 +312,10 @@ def _conv_weight_gradients(x: torch.Tensor, d: torch.Tensor, conv: nn.Conv2d) ->
     ∂L_k/∂W[o, i, u, v] = Σ_{b, y, x} d[k, b, o, y, x] · x_pad[b, i, s·y + δ·u, s·x + δ·v] (stride s, dilation δ)
     is a convolution of the input with batch and channels swapped, x_padᵀ (C_in, B, H, W), by the cotangents as
     filters, (K·C_out, B, h, w), with stride δ and dilation s; outputs past the kernel size (input rows the
-    forward never reached) are cut off. All K tasks are one call, and the cotangents are read without a copy
-    when they are channel-major in memory (as :meth:`LayerwiseTrunk._maxpool_backward` writes them). On the CPU
-    this is 1.5-3x faster than ATen's weight gradient (``conv2d_weight``) at LeNet's shapes."""
+    forward never reached) are cut off. The K tasks share each call (as many per call as fit in
+    :data:`_FILTER_BYTES`), and the cotangents are read without a copy when they are channel-major in memory (as
+    :meth:`LayerwiseTrunk._maxpool_backward` writes them). On the CPU this is 1.5-3x faster than ATen's weight
+    gradient (``conv2d_weight``) at LeNet's shapes."""
     k, b, c_out, h, w = d.shape
     per_task = c_out * b * h * w * d.element_size()
     chunk = max(1, _FILTER_BYTES // per_task)
@@ -331,7 +332,9 @@ _CACHE: "weakref.WeakKeyDictionary[nn.Module, LayerwiseTrunk | UnsupportedTrunkE
 def layerwise_trunk(trunk: nn.Module) -> LayerwiseTrunk:
     """The (cached) :class:`LayerwiseTrunk` of ``trunk``; raises :class:`UnsupportedTrunkError` when its layers
     are not all supported (the verdict is cached too, so ``method="auto"`` traces a trunk once). The cache holds
-    the traced layer chain: replacing a layer of ``trunk`` afterwards needs a new ``LayerwiseTrunk(trunk)``."""
+    the traced layer chain: replacing a layer of ``trunk`` afterwards needs a new ``LayerwiseTrunk(trunk)``. It
+    also keeps the max-pool backward's buffers between calls (about K·B·C·h·w values per pooling layer); free
+    them with ``layerwise_trunk(trunk).release_workspace()``."""
     hit = _CACHE.get(trunk)
     if hit is None:
         try:

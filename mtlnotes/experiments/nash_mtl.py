@@ -83,8 +83,10 @@ class Config:
     mm_batch: int = 256
     mm_lr: float = 1e-3              # Adam
     mm_hidden: int = 50
-    gradient_engine: str = "vmap"          # as the stored quick results were computed; "auto" (layerwise)
-                                           # ties with it at MultiMNIST's K = 2 (benchmarks/gradients_engine.py)
+    gradient_engine: str = "vmap"          # as the stored quick results were computed. "auto" (layerwise) takes
+                                           # about 0.6x the time at MultiMNIST's K = 2 on the CPU (vmap about 1x,
+                                           # benchmarks/gradients_engine.py) but rounds differently, so switching
+                                           # changes every trained number after the first step
     # --- method hyper-parameters (Navon et al., 2022, App. and official defaults)
     cagrad_c: float = 0.4
     nash_max_norm: float = 1.0
