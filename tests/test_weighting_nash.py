@@ -145,3 +145,39 @@ def test_aggregator_stationary_policy():
 def test_newton_converges_fast():
     _, iters = solve_nash_gram(_well_conditioned(40, 100, 1) @ _well_conditioned(40, 100, 1).T)
     assert iters <= 30
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_hull_norm_certificate_never_exceeds_the_min_norm(seed):
+    # the bound that lets the solver skip the min-norm solve must be a true lower bound on min_w ||Gᵀw||², for
+    # agreeing, conflicting and stationary gradient sets alike
+    from mtlnotes.weighting.nash import hull_sq_norm_lower_bound
+    from mtlnotes.weighting.simplex import min_norm_weights
+
+    rng = np.random.default_rng(seed)
+    k = 3 + seed
+    g = rng.normal(size=(k, 2 * k)) + (1.5 - 0.5 * seed) * rng.normal(size=(1, 2 * k))  # shared part: agree...
+    if seed == 5:
+        g[-1] = -g[:-1].sum(0)  # ...or 0 in the hull (Pareto-stationary)
+    m = g @ g.T
+    w = min_norm_weights(m)
+    min_sq = float(w @ m @ w)
+    for alpha in (1 / np.sqrt(np.diag(m)), np.ones(k), rng.uniform(0.1, 2.0, k)):
+        bound = hull_sq_norm_lower_bound(m, alpha)
+        assert 0 <= bound <= min_sq * (1 + 1e-9) + 1e-12
+    if seed == 5:
+        assert hull_sq_norm_lower_bound(m, np.ones(k)) == 0.0
+    elif np.all(w > 1e-9):  # interior min-norm point: M w* = min_sq · 1, so the bound at α = w* is tight
+        assert hull_sq_norm_lower_bound(m, w) == pytest.approx(min_sq, rel=1e-8)
+
+
+def test_certificate_and_min_norm_paths_give_the_same_solution(monkeypatch):
+    g = torch.tensor(_well_conditioned(12, 48, 3))
+    m = (g @ g.T).numpy()
+    from mtlnotes.weighting.nash import hull_sq_norm_lower_bound
+
+    assert hull_sq_norm_lower_bound(m / np.diag(m).mean(), 1 / np.sqrt(np.diag(m) / np.diag(m).mean())) > 1e-10
+    fast, _ = solve_nash_gram(m)
+    monkeypatch.setattr("mtlnotes.weighting.nash.hull_sq_norm_lower_bound", lambda *a: 0.0)  # force min-norm
+    slow, _ = solve_nash_gram(m)
+    assert np.array_equal(fast, slow)
