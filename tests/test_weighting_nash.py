@@ -181,3 +181,14 @@ def test_certificate_and_min_norm_paths_give_the_same_solution(monkeypatch):
     monkeypatch.setattr("mtlnotes.weighting.nash.hull_sq_norm_lower_bound", lambda *a: 0.0)  # force min-norm
     slow, _ = solve_nash_gram(m)
     assert np.array_equal(fast, slow)
+
+
+@pytest.mark.parametrize("k", [11, 40])
+def test_large_stationary_sets_raise_after_newton_fails(k):
+    # without a certificate at the start point the solver runs Newton first; a Pareto-stationary set (the last
+    # gradient cancels the others' sum) must still end in the same clear error, not in NashSolverError
+    rng = np.random.default_rng(k)
+    g = rng.normal(size=(k, 2 * k))
+    g[-1] = -g[:-1].sum(0)
+    with pytest.raises(NashBargainingError, match="convex hull"):
+        solve_nash_gram(g @ g.T)

@@ -56,6 +56,18 @@ def hull_sq_norm_lower_bound(gram: np.ndarray, alpha: np.ndarray) -> float:
     return lo * lo / float(alpha @ ma) if lo > 0 else 0.0
 
 
+def _raise_if_stationary(mh: np.ndarray, stationary_tol: float) -> None:
+    """Raise :class:`NashBargainingError` when the min-norm point of the gradients' hull has squared norm
+    ≤ ``stationary_tol`` (``mh``: the Gram matrix over its mean diagonal)."""
+    w = min_norm_weights(mh)
+    min_sq = float(w @ mh @ w)
+    if min_sq <= stationary_tol:
+        raise NashBargainingError(
+            f"no Nash bargaining solution: 0 lies in the convex hull of the gradients (min-norm point has squared "
+            f"norm {min_sq:.3g} relative to the mean squared gradient norm, weights {np.round(w, 4).tolist()}); "
+            "no update improves every task")
+
+
 def solve_nash_gram(gram: np.ndarray, tol: float = 1e-10, max_iter: int = 200,
                     stationary_tol: float = 1e-10) -> tuple[np.ndarray, int]:
     """Solve α ⊙ (M α) = 1 for a Gram matrix M (K, K) (float64); returns (α (K,), Newton iterations).
@@ -90,20 +102,17 @@ def solve_nash_gram(gram: np.ndarray, tol: float = 1e-10, max_iter: int = 200,
         a1 = 1.0 / np.sqrt(denom)
         return np.array([a1, r * a1]), 0
     a = 1.0 / np.sqrt(np.diag(mh))
-    if hull_sq_norm_lower_bound(mh, a) <= stationary_tol:  # no cheap certificate: find the min-norm point
-        w = min_norm_weights(mh)
-        min_sq = float(w @ mh @ w)
-        if min_sq <= stationary_tol:
-            raise NashBargainingError(
-                f"no Nash bargaining solution: 0 lies in the convex hull of the gradients (min-norm point has "
-                f"squared norm {min_sq:.3g} relative to the mean squared gradient norm, weights "
-                f"{np.round(w, 4).tolist()}); no update improves every task")
+    # Pareto-stationarity is checked cheaply where possible: a certificate at the start point, else at Newton's
+    # solution, where Mα = 1/α > 0; only without one does the min-norm solve decide (same verdict either way).
+    certified = hull_sq_norm_lower_bound(mh, a) > stationary_tol
     a *= np.sqrt(k / float(a @ mh @ a))  # at the solution aᵀ M a = K
     best, stall = np.inf, 0
     for it in range(1, max_iter + 1):
         ma = mh @ a
         resid = float(np.max(np.abs(a * ma - 1.0)))
         if resid <= tol:
+            if not certified and hull_sq_norm_lower_bound(mh, a) <= stationary_tol:
+                _raise_if_stationary(mh, stationary_tol)
             return a / np.sqrt(scale), it - 1
         if resid < 0.5 * best:
             best, stall = resid, 0
@@ -131,6 +140,8 @@ def solve_nash_gram(gram: np.ndarray, tol: float = 1e-10, max_iter: int = 200,
         a = a + t * step
     ma = mh @ a
     resid = float(np.max(np.abs(a * ma - 1.0)))
+    if not certified and (resid > max(tol, 1e-6) or hull_sq_norm_lower_bound(mh, a) <= stationary_tol):
+        _raise_if_stationary(mh, stationary_tol)
     if resid <= max(tol, 1e-6):
         return a / np.sqrt(scale), it
     raise NashSolverError(f"Nash bargaining solver did not converge: residual {resid:.3g} after {max_iter} iterations "
