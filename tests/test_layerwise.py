@@ -243,6 +243,11 @@ def test_reused_buffers_leak_nothing_between_calls():
     assert torch.allclose(first.backward_trunk(v),
                           shared_trunk_gradients(trunk, x1, losses1, method="reference").backward_trunk(v),
                           rtol=1e-10, atol=1e-12)
+    # same K and shapes as the first call, other inputs: the very buffers the first call wrote are reused
+    third = shared_trunk_gradients(trunk, x2, losses1, method="layerwise")
+    expected3 = per_task_gradients(losses1(trunk(x2)), list(trunk.parameters()), method="reference")
+    assert torch.allclose(third.grads, expected3, rtol=1e-10, atol=1e-12)
+    assert torch.equal(first.grads, kept)
     layerwise_trunk(trunk).release_workspace()
     assert torch.equal(shared_trunk_gradients(trunk, x1, losses1, method="layerwise").grads, kept)
 
