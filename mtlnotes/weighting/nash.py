@@ -15,7 +15,9 @@ Existence. f has a minimiser exactly when it is bounded below on α > 0, i.e. wh
 Gᵀ v = 0 — when 0 is not in the convex hull of the gradients. So there is *no* solution at a Pareto-stationary
 point (a zero gradient, two opposite collinear gradients, ...): no direction helps every task and the
 bargaining game's only outcome is the disagreement point. We raise :class:`NashBargainingError` there rather
-than returning something else (the official code's bare ``except`` silently fell back to equal weights).
+than returning something else. (The official code wraps each cvxpy solve in a bare ``except`` that keeps the
+previous α without a word: the last iterate, i.e. the weights of the last successful step; only before its first
+successful solve is that its initial α = (1, …, 1), equal weights. A failure there is silent, not an error.)
 Linearly dependent gradients that do *not* contain 0 in their hull (e.g. g_2 = 2 g_1) have a unique solution,
 and we return it (for g_2 = c·g_1 with c > 0: α_1 = 1/(√2 ||g_1||), α_2 = α_1 / c).
 """
