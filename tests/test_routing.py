@@ -30,17 +30,19 @@ def test_simplex_projection_rejects_rows_without_mass():
         simplex_projection(np.array([np.nan, 1.0]))
 
 
-def test_wpl_update_positive_gradient_by_hand():
+def test_wpl_update_abdallah_positive_gradient_by_hand():
     # R̂ = 0.9·0 + 0.1·1 = 0.1; Δ = 1 - 0.1 = 0.9; Δ > 0 → weight 1 - π(a) = 0.7 → 0.63;
     # π(a) = 0.3 + 0.1·0.63 = 0.363; normalise [0.5, 0.363, 0.2] by 1.063.
-    pi, rhat = wpl_update(np.array([[0.5, 0.3, 0.2]]), np.zeros(1), np.array([1]), np.array([1.0]), 0.1)
+    pi, rhat = wpl_update(np.array([[0.5, 0.3, 0.2]]), np.zeros(1), np.array([1]), np.array([1.0]), 0.1,
+                          "abdallah")
     np.testing.assert_allclose(rhat, [0.1])
     np.testing.assert_allclose(pi, [[0.5 / 1.063, 0.363 / 1.063, 0.2 / 1.063]])
 
 
-def test_wpl_update_negative_gradient_by_hand():
+def test_wpl_update_abdallah_negative_gradient_by_hand():
     # R̂ = -0.1; Δ = -0.9; Δ < 0 → weight π(a) = 0.3 → -0.27; π(a) = 0.3 - 0.027 = 0.273; normalise by 0.973.
-    pi, rhat = wpl_update(np.array([[0.5, 0.3, 0.2]]), np.zeros(1), np.array([1]), np.array([-1.0]), 0.1)
+    pi, rhat = wpl_update(np.array([[0.5, 0.3, 0.2]]), np.zeros(1), np.array([1]), np.array([-1.0]), 0.1,
+                          "abdallah")
     np.testing.assert_allclose(rhat, [-0.1])
     np.testing.assert_allclose(pi, [[0.5 / 0.973, 0.273 / 0.973, 0.2 / 0.973]])
 
@@ -54,10 +56,26 @@ def test_wpl_update_algorithm3_as_printed_swaps_the_weights():
     np.testing.assert_allclose(pi, [[0.5 / 0.937, 0.237 / 0.937, 0.2 / 0.937]])
 
 
+def test_one_wpl_sign_convention_default_everywhere():
+    """One default (Algorithm 3 as printed, the chapter's), stated once in mtlnotes.routing.wpl and used by the
+    update, the router and the router settings (the chapter's Config: tests/test_routing_experiment.py)."""
+    import inspect
+
+    from mtlnotes.routing import DEFAULT_SCALING, RouterSettings
+    assert DEFAULT_SCALING == "algorithm3"
+    assert inspect.signature(wpl_update).parameters["scaling"].default == DEFAULT_SCALING
+    assert inspect.signature(WPLRouter).parameters["scaling"].default == DEFAULT_SCALING
+    assert WPLRouter([3], n_tasks=1).scaling == DEFAULT_SCALING
+    assert RouterSettings().scaling == DEFAULT_SCALING
+    # and the default update is the Algorithm 3 one (positive Δ weighted by π(a): 0.327 before normalising)
+    pi, _ = wpl_update(np.array([[0.5, 0.3, 0.2]]), np.zeros(1), np.array([1]), np.array([1.0]), 0.1)
+    np.testing.assert_allclose(pi, [[0.5 / 1.027, 0.327 / 1.027, 0.2 / 1.027]])
+
+
 def test_wpl_update_rows_are_independent_per_depth_and_inputs_unchanged():
     pi0 = np.array([[0.5, 0.5], [0.25, 0.75]])
     rhat0 = np.array([0.0, 0.5])
-    pi, rhat = wpl_update(pi0, rhat0, np.array([0, 1]), np.array([1.0, 0.5]), 0.5)
+    pi, rhat = wpl_update(pi0, rhat0, np.array([0, 1]), np.array([1.0, 0.5]), 0.5, "abdallah")
     np.testing.assert_allclose(rhat, [0.5, 0.5])
     # depth 1: R̂ stays 0.5, Δ = 0 → row unchanged
     np.testing.assert_allclose(pi[1], [0.25, 0.75])

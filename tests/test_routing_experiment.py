@@ -69,6 +69,8 @@ def test_the_trivial_baseline_claim_reads_the_majority_share():
 
 def test_quick_profile_uses_the_algorithm3_wpl_convention_and_keeps_the_1_to_9_balance():
     assert chapter.QUICK.wpl_scaling == chapter.PAPER.wpl_scaling == "algorithm3"
+    from mtlnotes.routing import DEFAULT_SCALING
+    assert chapter.Config.__dataclass_fields__["wpl_scaling"].default == DEFAULT_SCALING  # the library's one default
     assert chapter.QUICK.n_pos == chapter.QUICK.n_neg_per_digit
 
 

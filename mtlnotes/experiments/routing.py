@@ -27,7 +27,7 @@ from mtlnotes.data import TaskData, load_mnist, mnist_mtl
 from mtlnotes.experiments.cli import run_cli
 from mtlnotes.repro import make_deterministic, seed_everything, set_threads, torch_generator
 from mtlnotes.results import Claim
-from mtlnotes.routing import (CollaborationReward, RouterSettings, RoutingNetwork, WPLRouter, build_network,
+from mtlnotes.routing import (DEFAULT_SCALING, CollaborationReward, RouterSettings, RoutingNetwork, WPLRouter, build_network,
                               predict_tasks, train_step)
 from mtlnotes.training import minibatches, progress
 
@@ -71,7 +71,7 @@ class Config:
     mlp_lr: float = 0.01                  # SGD rate of the MLP router approximators: not stated
     epsilon: float = 0.1                  # ε of the Q-learners' ε-greedy exploration: not stated
     gamma: float = 1.0                    # discount γ of Algorithm 3: not stated
-    wpl_scaling: str = "algorithm3"       # WPL sign convention of §3.1.2 and Algorithm 3 (positive Δ × π(a),
+    wpl_scaling: str = DEFAULT_SCALING    # WPL sign convention of §3.1.2 and Algorithm 3 (positive Δ × π(a),
                                           # negative Δ × (1 - π(a))); Appendix 7.4 says the opposite
                                           # ("abdallah"). See mtlnotes.routing.wpl and the chapter.
     architectures: tuple[str, ...] = tuple(dict.fromkeys(FIG4 + FIG5 + FIG8))

@@ -9,12 +9,12 @@ from mtlnotes.routing.network import RoutingNetwork, SoftNetwork, predict_tasks,
 from mtlnotes.routing.projection import simplex_projection
 from mtlnotes.routing.rewards import CollaborationReward, discounted_returns, final_reward
 from mtlnotes.routing.soft import ColumnFC, CrossStitchFC, SoftMixtureFC
-from mtlnotes.routing.wpl import SCALINGS, wpl_update
+from mtlnotes.routing.wpl import DEFAULT_SCALING, SCALINGS, wpl_update
 
 __all__ = [
     "Router", "Trace", "WPLRouter", "TabularQRouter", "ReinforceRouter", "QMLPRouter", "DispatchedRouter",
     "StaticRouter", "epsilon_greedy", "q_learning_update", "ARCHITECTURES", "RouterSettings", "build_network",
     "PASS", "Decision", "RoutedFC", "fc_block", "grouped_apply", "RoutingNetwork", "SoftNetwork", "predict_tasks",
     "train_step", "simplex_projection", "CollaborationReward", "discounted_returns", "final_reward", "ColumnFC",
-    "CrossStitchFC", "SoftMixtureFC", "SCALINGS", "wpl_update",
+    "CrossStitchFC", "SoftMixtureFC", "DEFAULT_SCALING", "SCALINGS", "wpl_update",
 ]

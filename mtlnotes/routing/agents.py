@@ -26,7 +26,7 @@ from torch import nn
 
 from mtlnotes.models import MLP
 from mtlnotes.routing.layers import grouped_apply
-from mtlnotes.routing.wpl import SCALINGS, wpl_update
+from mtlnotes.routing.wpl import DEFAULT_SCALING, SCALINGS, wpl_update
 
 __all__ = ["Trace", "Router", "WPLRouter", "TabularQRouter", "ReinforceRouter", "QMLPRouter", "DispatchedRouter",
            "StaticRouter", "q_learning_update", "epsilon_greedy"]
@@ -161,7 +161,7 @@ class WPLRouter(_TabularRouter):
     (for the policy-dynamics figures).
     """
 
-    def __init__(self, n_actions: Sequence[int], n_tasks: int, lr: float = 0.01, scaling: str = "abdallah",
+    def __init__(self, n_actions: Sequence[int], n_tasks: int, lr: float = 0.01, scaling: str = DEFAULT_SCALING,
                  record_every: int | None = None) -> None:
         super().__init__(n_actions, n_tasks, lr, 0.0)
         if scaling not in SCALINGS:

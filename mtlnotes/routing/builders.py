@@ -11,6 +11,7 @@ from mtlnotes.routing.agents import (DispatchedRouter, QMLPRouter, ReinforceRout
 from mtlnotes.routing.layers import RoutedFC
 from mtlnotes.routing.network import RoutingNetwork, SoftNetwork
 from mtlnotes.routing.soft import CrossStitchFC, SoftMixtureFC
+from mtlnotes.routing.wpl import DEFAULT_SCALING
 
 __all__ = ["ARCHITECTURES", "RouterSettings", "build_network"]
 
@@ -40,7 +41,7 @@ class RouterSettings:
     mlp_lr: float = 0.01
     epsilon: float = 0.1
     gamma: float = 1.0
-    scaling: str = "abdallah"
+    scaling: str = DEFAULT_SCALING
     record_every: int | None = None
 
 

@@ -4,8 +4,10 @@
 On the sign convention. Algorithm 3 as printed scales a negative gradient by ``1 - pi(a)`` and a positive one
 by ``pi(a)``; Appendix 7.4 of the same paper and the original WPL of Abdallah & Lesser (2008) do the opposite
 (positive → ``1 - pi(a)``, which slows the approach to a pure strategy; negative → ``pi(a)``). Both are
-implemented; ``scaling="abdallah"`` (the default) follows Appendix 7.4 / the original algorithm, and
-``scaling="algorithm3"`` follows Algorithm 3 exactly as printed.
+implemented: ``scaling="algorithm3"`` follows Algorithm 3 (and §3.1.2) exactly as printed, and
+``scaling="abdallah"`` follows Appendix 7.4 / the original algorithm. The one default, :data:`DEFAULT_SCALING`,
+is ``"algorithm3"``; ``wpl_update``, :class:`~mtlnotes.routing.agents.WPLRouter`,
+:class:`~mtlnotes.routing.builders.RouterSettings` and the routing chapter all take it from here.
 
 On the average return. Algorithm 3 keeps "the historical average return R̂_i for each action a_i of the
 trace"; ``i`` indexes the trace, i.e. the routing depth. We keep one R̂ per (agent, depth), so that
@@ -18,13 +20,15 @@ import numpy as np
 
 from mtlnotes.routing.projection import simplex_projection
 
-__all__ = ["SCALINGS", "wpl_update"]
+__all__ = ["DEFAULT_SCALING", "SCALINGS", "wpl_update"]
 
 SCALINGS = ("abdallah", "algorithm3")
+#: The library's one WPL sign convention default: Algorithm 3 as printed (see the module docstring).
+DEFAULT_SCALING = "algorithm3"
 
 
 def wpl_update(pi: np.ndarray, rhat: np.ndarray, actions: np.ndarray, returns: np.ndarray, lr: float,
-               scaling: str = "abdallah") -> tuple[np.ndarray, np.ndarray]:
+               scaling: str = DEFAULT_SCALING) -> tuple[np.ndarray, np.ndarray]:
     """One WPL update (Algorithm 3) for one trace of one agent; returns the new ``(pi, rhat)``.
 
     pi (D, A) the agent's policy table (row d: probabilities at depth d; unavailable actions hold 0),
