@@ -98,3 +98,26 @@ def test_orderings_compare_at_the_epoch_every_architecture_reached():
     assert all("after 3 epochs" in c.note for c in beat)
     table2 = {c.claim: c for c in chapter.claims({"units": units}, chapter.PAPER) if "after 100 epochs" in c.claim}
     assert table2["MNIST-MTL test accuracy of task-specific-all-fc after 100 epochs (%)"].ours == 99.5  # last epoch
+
+
+def _cost(routing: list[float], cross: list[float], tasks=(2, 5, 10)) -> dict:
+    return {"tasks": list(tasks), "seconds_per_sample": {"routing-all-fc": routing, "cross-stitch-all-fc": cross}}
+
+
+def test_cost_scaling_claims_are_recorded_with_their_measured_verdict():
+    # the paper's picture: routing flat, cross-stitch linear in the number of tasks (5x from 2 to 10 tasks)
+    paper_like = {c.claim: c for c in chapter.cost_claims(_cost([1.0, 1.05, 1.1], [1.0, 2.5, 5.0]), chapter.QUICK)}
+    assert len(paper_like) == 3 and all(c.holds is True for c in paper_like.values())
+    flat, linear, cheaper = paper_like.values()
+    assert (flat.paper, flat.ours, linear.paper, linear.ours, cheaper.ours) == (1.0, 1.1, 5.0, 5.0, 0.22)
+    # what this chapter measured on CPU: cross-stitch no slower than routing and barely growing
+    ours = chapter.cost_claims(_cost([0.37, 0.42, 0.43], [0.34, 0.36, 0.35]), chapter.QUICK)
+    assert [c.holds for c in ours] == [True, False, False]
+    assert ours[1].ours == 1.03 and ours[2].ours == 1.23
+    # growth of routing's own cost past 1.3x does not count as "nearly constant"
+    assert chapter.cost_claims(_cost([1.0, 1.2, 1.4], [1.0, 2.5, 5.0]), chapter.QUICK)[0].holds is False
+    # claims() adds them when the results hold the measurement, and leaves them out on request (timings vary)
+    res = dict(_results({"routing-all-fc": 0.9}, 3), cost=_cost([0.37, 0.42, 0.43], [0.34, 0.36, 0.35]))
+    assert [c.claim for c in chapter.claims(res, chapter.QUICK)][-3:] == [c.claim for c in ours]
+    assert not any("cost" in c.claim for c in chapter.claims(res, chapter.QUICK, timings=False))
+    assert chapter.cost_claims({"tasks": [2], "seconds_per_sample": {}}, chapter.QUICK) == []

@@ -24,7 +24,7 @@ ARCHITECTURES = {
     "reinforce-approx": "REINFORCE, one agent per task, MLP approximators",
     "qlearning-approx": "Q-learning, one agent per task, MLP approximators",
     "qlearning-table": "tabular Q-learning, one agent per task",
-    "soft-mixture-all-fc": "softmax mixture of all blocks, weights shared per layer",
+    "soft-mixture-all-fc": "simplified soft mixture: static softmax weights per layer, shared by all tasks",
     "cross-stitch-all-fc": "cross-stitch units between fc columns (Misra et al., 2016)",
     "task-specific-1-fc": "shared fc layers, one last layer per task",
     "task-specific-all-fc": "one set of fc layers per task",

@@ -73,8 +73,10 @@ class CrossStitchFC(ColumnFC):
 
 
 class SoftMixtureFC(ColumnFC):
-    """*soft-mixture-all-fc*: every block of layer l gets ``sum_j softmax(a^l)_j v_{l-1,j}`` (weights shared
-    by the blocks of a layer, §4); ``a^l`` starts at zero (a uniform mixture)."""
+    """*soft-mixture-all-fc*, the **simplified** soft mixture: every block of layer l gets
+    ``sum_j softmax(a^l)_j v_{l-1,j}`` with static logits ``a^l`` shared by all tasks and the blocks of a layer
+    (§4's prose); ``a^l`` starts at zero (a uniform mixture). Not Table 4's version, whose mixture weights come
+    from per-task networks that see the input, the task and the depth (not implemented)."""
 
     def __init__(self, in_features: int, hidden: int, n_classes: int, n_columns: int, n_layers: int = 3) -> None:
         super().__init__(in_features, hidden, n_classes, n_columns, n_layers)
