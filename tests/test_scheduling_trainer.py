@@ -73,3 +73,29 @@ def test_task_sampler_covers_each_epoch():
         TaskSampler([0], 4, torch.Generator())
     with pytest.raises(ValueError, match="2 task sizes for a policy over 3 tasks"):
         train_with_policy(_Toy(), None, FixedPolicy([1 / 3] * 3), None, None, [1, 2], 1, 1, 0)
+
+
+def test_prediction_gain_is_measured_in_eval_mode(monkeypatch):
+    """With dropout and a zero learning rate the parameters never move, so the prediction gain must be exactly 0
+    at every step; measured in train mode, dropout alone would make it nonzero."""
+    import mtlnotes.scheduling.trainer as trainer
+    seen = []
+    real = trainer.prediction_gain
+    monkeypatch.setattr(trainer, "prediction_gain", lambda b, a: seen.append((b, a)) or real(b, a))
+    torch.manual_seed(0)
+    xs, ys = _data()
+    model = _DropoutToy()
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    train_with_policy(model, opt, Exp3SPolicy(2, eta=0.01, eps=0.05), lambda k, i: (xs[k][i], ys[k][i]),
+                      lambda k, o, y: F.cross_entropy(o, y), [64, 20], 30, 8, 0)
+    assert len(seen) == 30 and all(b == a for b, a in seen)
+    assert model.training  # the loop's train mode is restored after each measurement
+
+
+class _DropoutToy(_Toy):
+    def __init__(self):
+        super().__init__()
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x, k):
+        return self.heads[k](self.drop(torch.relu(self.trunk(x))))

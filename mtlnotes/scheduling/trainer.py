@@ -1,8 +1,10 @@
 """Multi-task training where a task selection policy picks the task of every step (Glover & Hokamp, 2019, §3).
 
 At step t the policy gives π_t; task a_t ~ π_t is drawn; one minibatch of that task is trained on and its
-loss L_k(x_t, θ_t) observed. Exp3.S is updated with the scaled prediction gain (§3.2.1, Eq. 6); every
-step's Eq. 16 reward is logged with π_t(a_t), so that any run can serve as the logging run for π^C.
+loss L_k(x_t, θ_t) observed. Exp3.S is updated with the scaled prediction gain (§3.2.1, Eq. 6):
+L_k(x_t, θ_t) − L_k(x_t, θ_{t+1}) on the same batch, both measured in eval mode, so that dropout (the BERT
+profile) does not add its own noise to the difference; every step's Eq. 16 reward (the training loss observed)
+is logged with π_t(a_t), so that any run can serve as the logging run for π^C.
 
 The loop knows nothing about the data: ``batch_fn(task, index)`` returns (inputs, targets) for a tensor of
 example indices, ``model(inputs, task)`` returns that task's output and ``loss_fn(task, output, targets)``
@@ -23,6 +25,18 @@ from mtlnotes.scheduling.rewards import ProgressReward, RewardScaler, prediction
 from mtlnotes.training import progress
 
 __all__ = ["TaskSampler", "PolicyTrainingResult", "train_with_policy"]
+
+
+def _eval_loss(model: torch.nn.Module, loss_fn: Callable[..., torch.Tensor], task: int, inputs, targets) -> float:
+    """The batch loss in eval mode (no dropout, running BatchNorm statistics), without gradient; restores
+    the model's mode."""
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return float(loss_fn(task, model(inputs, task), targets))
+    finally:
+        model.train(was)
 
 
 class TaskSampler:
@@ -84,15 +98,15 @@ def train_with_policy(model: torch.nn.Module, optimizer: torch.optim.Optimizer, 
         p = policy.probabilities()
         k = min(int(np.searchsorted(np.cumsum(p), rng.random(), side="right")), n - 1)
         inputs, targets = batch_fn(k, sampler.next(k))
+        gain_before = _eval_loss(model, loss_fn, k, inputs, targets) if needs_gain else 0.0
         loss = loss_fn(k, model(inputs, k), targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         before = float(loss.detach())
         if needs_gain:
-            with torch.no_grad():
-                after = float(loss_fn(k, model(inputs, k), targets))
-            policy.update(k, scaler.scale(prediction_gain(before, after)))
+            after = _eval_loss(model, loss_fn, k, inputs, targets)
+            policy.update(k, scaler.scale(prediction_gain(gain_before, after)))
         actions[t], probs[t] = k, p[k]
         rewards[t] = progress_reward.reward(k, max(before, 0.0))
         if evaluate is not None and eval_every and (t + 1) % eval_every == 0 and t + 1 < steps:
