@@ -1,7 +1,9 @@
 """The data cache: where dataset files live, how they are downloaded and how they are verified.
 
-Files are looked up in ``<cache>/<dataset>/<filename>`` where ``<cache>`` is ``$MTLNOTES_DATA`` or,
-by default, ``~/.cache/mtlnotes`` (``$XDG_CACHE_HOME/mtlnotes`` when set). A file that is present is
+Files are looked up in ``<cache>/<dataset>/<filename>`` where ``<cache>`` is ``$MTLNOTES_DATA`` (a relative
+value is resolved against the checkout root, the same from every working directory), else the workspace's
+``shared/data`` beside the checkout when it exists, else ``~/.cache/mtlnotes`` (``$XDG_CACHE_HOME/mtlnotes``
+when set); see :mod:`mtlnotes.datapath`. A file that is present is
 verified against its published checksum before use; a missing file is downloaded from its official
 URL (when ``download=True``) and verified. Nothing ever falls back to other data: a missing or corrupt
 file raises an error that names the file, the expected checksum and where to get it.
@@ -17,6 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mtlnotes.datapath import data_dir, describe_data_dir
 from mtlnotes.training import progress
 
 __all__ = [
@@ -86,14 +89,10 @@ class RemoteFile:
 
 
 def cache_dir(root: str | os.PathLike | None = None) -> Path:
-    """The cache root: ``root`` if given, else ``$MTLNOTES_DATA``, else the user's cache dir + ``mtlnotes``."""
-    if root is not None:
-        return Path(root).expanduser()
-    env = os.environ.get("MTLNOTES_DATA")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "mtlnotes"
+    """The cache root, absolute: ``root`` if given, else ``$MTLNOTES_DATA`` (a relative value is resolved against
+    the checkout root), else ``<checkout>/../shared/data`` when it exists, else the user's cache dir + ``mtlnotes``
+    (:func:`mtlnotes.datapath.data_dir`)."""
+    return data_dir(root)
 
 
 def file_checksum(path: str | os.PathLike, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
@@ -132,8 +131,8 @@ def verify_file(path: str | os.PathLike, remote: RemoteFile) -> None:
 
 
 def _download(url: str, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
     with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 (official https URLs only)
+        dest.parent.mkdir(parents=True, exist_ok=True)  # only once the server answered: no empty folders
         total = int(response.headers.get("Content-Length") or 0) or None
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         try:
@@ -158,6 +157,7 @@ def fetch(remote: RemoteFile, root: str | os.PathLike | None = None, download: b
         verify_file(path, remote)
         return path
     errors = []
+    folder_existed = path.parent.exists()
     if download and remote.urls:
         for url in remote.urls:
             try:
@@ -172,10 +172,16 @@ def fetch(remote: RemoteFile, root: str | os.PathLike | None = None, download: b
                 errors.append(f"{url}: downloaded file failed verification ({exc.args[0].splitlines()[0]})")
                 continue
             return path
-    tried = ("\n  download attempts:\n    " + "\n    ".join(errors)) if errors else (
-        "\n  (download disabled)" if not download else ""
-    )
+    if not folder_existed and path.parent.is_dir() and not any(path.parent.iterdir()):
+        path.parent.rmdir()  # a failed download leaves no empty folder behind
+    if errors:
+        tried = "\n  download attempts:\n    " + "\n    ".join(errors)
+    elif not remote.urls:
+        tried = "\n  (it has no public download URL: it must be put there by hand)"
+    else:
+        tried = "\n  (not downloaded: this loader was called with download=False)"
     raise DataMissingError(
-        f"dataset file {remote.dataset}/{remote.filename} is not in the cache {base}.{tried}\n"
+        f"dataset file {remote.dataset}/{remote.filename} is not in the cache "
+        f"{describe_data_dir(root)}.{tried}\n"
         f"{remote.instructions(base)}"
     )
