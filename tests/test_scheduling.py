@@ -306,3 +306,20 @@ def test_concat_logs_and_log_validation():
         TaskLog(np.array([2]), np.array([0.5]), np.array([1.0]), 2)
     with pytest.raises(ValueError, match="behavior probability at step 0 is 0"):
         TaskLog(np.array([0]), np.array([0.0]), np.array([1.0]), 2)
+
+
+def test_the_bandit_oracle_is_beatable_only_because_of_forgetting():
+    """Why pi^C can score above the oracle on our MTL bandit: the oracle fills every arm to its ceiling at T
+    when nothing is forgotten, but forgetting (FI_k ∝ 1/pi_k) hits the rarely drawn arms hardest, so a policy
+    tilted toward them (pi ∝ sqrt(oracle)) beats the oracle; without forgetting the oracle wins."""
+    spec = BanditSpec.sample(8, 2.0, 10_000, seed=0)          # the chapter's bandit (bandit_env_seed 0)
+    no_forgetting = BanditSpec(spec.oracle, spec.max_p, np.zeros(8), spec.horizon)
+    tilted = np.sqrt(spec.oracle) / np.sqrt(spec.oracle).sum()
+    for seed in (0, 1, 2):
+        def final(s, p):
+            return run_bandit(s, FixedPolicy(p), seed=seed).avg_score[-1]
+        assert final(spec, tilted) > final(spec, spec.oracle) + 0.02
+        assert final(no_forgetting, spec.oracle) > final(no_forgetting, tilted) + 0.02
+    # total forgetting over T of arm k is forget_frac_k * MaxP_k / pi_k: largest for the rarest arm here
+    total = spec.forget_frac * spec.max_p / spec.oracle
+    assert int(np.argmax(total)) == int(np.argmin(spec.oracle))

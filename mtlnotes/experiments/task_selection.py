@@ -4,8 +4,9 @@ Three experiments:
 
 1. **The MTL bandit** (§4.1, Fig. 1) at the paper's full scale: N = 8 arms, α^MTL = 2, Exp3.S with η = 1e-3,
    ε = 0.05; π^C from two policy-improvement iterations starting from uniform, CMA-ES 20 iterations ×
-   population 64, λ chosen from {0.1, 0.15, 0.2, 0.25}; 10 seeds. λ is chosen on separate tuning seeds
-   (the paper does not say on which runs it chose λ; choosing on the reported runs would flatter π^C).
+   population 64, λ chosen from the paper's grid {0.1, 0.15, 0.2, 0.25} widened to 0.5 (0.25, the paper's
+   edge, won on our tuning seeds); 10 seeds. λ is chosen on separate tuning seeds (the paper does not say on
+   which runs it chose λ; choosing on the reported runs would flatter π^C).
 2. **An offline multi-task suite** standing in for GLUE (§4.2): eight real image tasks whose training sets
    span two orders of magnitude (:mod:`mtlnotes.data.tasks_offline`), a shared MLP trunk with one head per
    task, and the four policies (uniform, task size, Exp3.S, π^C fitted from the logged uniform run of the
@@ -39,6 +40,7 @@ from mtlnotes.results import Claim
 from mtlnotes.scheduling import (BanditSpec, Exp3SPolicy, FixedPolicy, SoftmaxPolicy, TaskPolicy, TaskSizePolicy,
                                  UniformPolicy, concat_logs, fit_counterfactual_policy, run_bandit,
                                  train_with_policy)
+from mtlnotes.stats import compare
 from mtlnotes.training import Stopwatch, predict, progress
 
 __all__ = ["Config", "QUICK", "FULL", "PAPER", "CHAPTER", "GLUE_TABLE1", "GLUE_TABLE3", "run_bandit_experiment",
@@ -63,6 +65,12 @@ GLUE_TABLE3 = {"CoLA": (0.089, "10k"), "MNLI": (0.255, "393k"), "MRPC": (0.086, 
 
 METHODS = ("uniform", "task_size", "exp3s", "counterfactual")
 
+#: Why a policy can beat the bandit's oracle (shown in tests/test_scheduling.py).
+ORACLE_NOTE = ("Our oracle is beatable: it is calibrated so that T draws fill every arm to its ceiling when "
+               "nothing is forgotten (LI_k = MaxP_k / (T pi_k)), but every arm forgets FI_k = U[0, 0.01] LI_k at "
+               "every step, most for the arms the oracle rarely draws; a fixed policy that draws those more often "
+               "scores higher. The paper reports that no method reaches its oracle.")
+
 
 @dataclass(frozen=True)
 class Config:
@@ -80,7 +88,9 @@ class Config:
     bandit_tuning_seeds: tuple[int, ...] = (100, 101, 102, 103, 104)  # our choice: lambda picked on these
     eta: float = 1e-3                             # Exp3.S (Graves et al., 2017 settings)
     eps: float = 0.05
-    bandit_lambdas: tuple[float, ...] = (0.1, 0.15, 0.2, 0.25)  # grid for the entropy weight (paper picks 0.2)
+    bandit_lambdas: tuple[float, ...] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)  # entropy weight grid: the paper's
+                                                  # {0.1, 0.15, 0.2, 0.25} (it picks 0.2), widened because
+                                                  # 0.25, its edge, won on our tuning seeds
     bandit_cma_iterations: int = 20               # CMA-ES 20 iterations
     bandit_cma_popsize: int = 64                  # population 64
     improvement_iterations: int = 2               # two policy-improvement iterations from uniform
@@ -494,10 +504,16 @@ def claims(results: dict, config: Config) -> list[Claim]:
         med = b["final_median"]
         oracle = med["oracle"]
         gap = (oracle - med["counterfactual"]) / oracle
-        out.append(Claim(CHAPTER, "Bandit (Fig. 1): the counterfactual policy pi^C comes close to the oracle "
-                         "(median final average score; 'close' = within 5% of the oracle, or above it)",
-                         "close, below oracle", round(med["counterfactual"], 4), bool(gap <= 0.05), p,
-                         "§4.1, Fig. 1", f"oracle {oracle:.4f}; relative gap {gap:+.3f} (negative: pi^C above)"))
+        below = compare(b["final"]["oracle"], b["final"]["counterfactual"]).verdict("greater")  # paired seeds
+        out.append(Claim(CHAPTER, "Bandit (Fig. 1): no method fully matches the oracle, but pi^C comes close "
+                         "(ours: pi^C's median final average score; holds when pi^C is below the oracle beyond "
+                         "the seed spread and within 5% of it)", "close, below oracle",
+                         round(med["counterfactual"], 4), None if below is None else bool(below and gap <= 0.05),
+                         p, "§4.1, Fig. 1",
+                         f"oracle {oracle:.4f}; relative gap (oracle - pi^C) / oracle = {gap:+.3f}; "
+                         + ("pi^C is above the oracle beyond the seed spread. " if below is False else
+                            "inside the seed spread (inconclusive). " if below is None else "")
+                         + ORACLE_NOTE))
         du = abs(med["uniform"] - med["exp3s"]) / oracle
         out.append(Claim(CHAPTER, "Bandit (Fig. 1): uniform and Exp3.S perform similarly (median final scores "
                          "within 3% of the oracle's score of each other)", "similar",

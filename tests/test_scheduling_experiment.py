@@ -1,0 +1,43 @@
+"""The task-selection chapter's experiment module: the bandit claims and the lambda grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mtlnotes.experiments import task_selection as chapter
+from mtlnotes.results import find_results
+
+
+def _bandit(oracle: list[float], cf: list[float]) -> dict:
+    final = {"oracle": oracle, "counterfactual": cf, "uniform": [0.5] * len(cf), "exp3s": [0.5] * len(cf)}
+    return {"bandit": {"final": final, "final_median": {m: float(np.median(v)) for m, v in final.items()},
+                       "lambda": 0.25}}
+
+
+def _close_claim(res):
+    return [c for c in chapter.claims(res, chapter.QUICK) if "comes close" in c.claim][0]
+
+
+def test_pi_c_above_the_oracle_does_not_count_as_coming_close_from_below():
+    above = _close_claim(_bandit([0.60, 0.61, 0.62], [0.64, 0.65, 0.645]))
+    assert above.holds is False and "above the oracle" in above.note and "beatable" in above.note
+    close = _close_claim(_bandit([0.64, 0.65, 0.645], [0.62, 0.63, 0.63]))          # 2.7% below
+    assert close.holds is True
+    far = _close_claim(_bandit([0.70, 0.71, 0.705], [0.60, 0.61, 0.605]))           # 14% below
+    assert far.holds is False
+    spread = _close_claim(_bandit([0.60, 0.66, 0.63], [0.62, 0.63, 0.64]))          # inside the seed spread
+    assert spread.holds is None and "inconclusive" in spread.note
+
+
+def test_bandit_lambda_grid_brackets_the_chosen_lambda():
+    """The entropy weight chosen on the tuning seeds must not sit on the edge of the grid searched."""
+    grid = chapter.QUICK.bandit_lambdas
+    assert grid[:4] == (0.1, 0.15, 0.2, 0.25)                # the paper's grid is part of ours
+    stored = find_results("task_selection", "quick")
+    if stored is None:
+        pytest.skip("results/task_selection-quick.json not written yet")
+    tuning = stored["results"]["bandit"]["lambda_tuning"]
+    lam = stored["results"]["bandit"]["lambda"]
+    assert sorted(float(k) for k in tuning) == sorted(grid)
+    assert min(grid) < lam < max(grid)
