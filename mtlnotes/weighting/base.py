@@ -22,9 +22,18 @@ import torch
 __all__ = ["Weighting", "LossWeighting", "GradientAggregator", "Aggregation", "check_grads", "check_losses"]
 
 
+def _expect_tensor(value: object, name: str) -> None:
+    """TypeError naming the type that came instead of a tensor (e.g. a NumPy array: convert it with torch.as_tensor)."""
+    if not isinstance(value, torch.Tensor):
+        kind = type(value)
+        hint = "; convert it with torch.as_tensor(...)" if kind.__module__.split(".")[0] == "numpy" else ""
+        raise TypeError(f"{name}: expected a torch.Tensor, got {kind.__module__}.{kind.__qualname__}{hint}")
+
+
 def check_losses(losses: torch.Tensor, n_tasks: int | None = None) -> torch.Tensor:
     """Validate a (K,) loss vector (finite, right length); returns it."""
-    if not isinstance(losses, torch.Tensor) or losses.ndim != 1 or losses.numel() == 0:
+    _expect_tensor(losses, "losses")
+    if losses.ndim != 1 or losses.numel() == 0:
         raise ValueError(f"losses must be a non-empty 1-D tensor (K,), got {getattr(losses, 'shape', losses)}")
     if n_tasks is not None and losses.numel() != n_tasks:
         raise ValueError(f"got {losses.numel()} losses for {n_tasks} tasks")
@@ -36,8 +45,9 @@ def check_losses(losses: torch.Tensor, n_tasks: int | None = None) -> torch.Tens
 
 def check_grads(grads: torch.Tensor) -> torch.Tensor:
     """Validate per-task gradients (K, d): 2-D, K >= 1, d >= 1, all finite (names the offending tasks)."""
-    if not isinstance(grads, torch.Tensor) or grads.ndim != 2:
-        raise ValueError(f"grads must be a (K, d) tensor, got {getattr(grads, 'shape', type(grads).__name__)}")
+    _expect_tensor(grads, "grads")
+    if grads.ndim != 2:
+        raise ValueError(f"grads must be a (K, d) tensor, got shape {tuple(grads.shape)}")
     if grads.shape[0] < 1 or grads.shape[1] < 1:
         raise ValueError(f"grads must have K >= 1 tasks and d >= 1 coordinates, got {tuple(grads.shape)}")
     finite = torch.isfinite(grads).all(dim=1)

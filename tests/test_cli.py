@@ -1,0 +1,186 @@
+"""The shared command line: instant, chapter-specific --help; one-line errors with exit code 2 for bad input, before
+anything runs; results written to the working directory unless --out names a file; corrupt data called corrupt."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import runpy
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import mtlnotes
+from mtlnotes.data import ChecksumError, DataMissingError
+from mtlnotes.experiments import cli
+from mtlnotes.experiments.catalog import CHAPTERS, plain_text
+from mtlnotes.results import Claim
+
+ROOT = Path(mtlnotes.__file__).resolve().parent.parent
+
+
+def _python_m(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+# ---------------------------------------------------------------------------------------------------- --help
+
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
+def test_help_is_instant_and_the_chapters_own(chapter):
+    start = time.perf_counter()
+    done = _python_m(f"mtlnotes.experiments.{chapter}", "--help")
+    elapsed = time.perf_counter() - start
+    assert done.returncode == 0, done.stderr
+    assert elapsed < 2.0, f"--help took {elapsed:.1f} s"
+    text = " ".join(done.stdout.split())
+    info = CHAPTERS[chapter]
+    assert " ".join(info.description.split()) in text
+    for name, line in info.profiles.items():  # every profile, each with its own explanation
+        assert re.search(rf"^  {re.escape(name)} +\S", done.stdout, re.M), name
+        assert " ".join(line.split()) in text
+    assert ":mod:" not in done.stdout and "``" not in done.stdout  # plain text, no Sphinx markup
+
+
+def test_cli_module_lists_every_chapter():
+    done = _python_m("mtlnotes.experiments.cli", "--help")
+    assert done.returncode == 0 and not done.stderr, done.stderr
+    for chapter, info in CHAPTERS.items():
+        assert re.search(rf"^  {chapter} ", done.stdout, re.M)
+        assert ", ".join(info.profiles) in done.stdout
+    assert "--threads" in done.stdout
+    assert _python_m("mtlnotes.experiments.cli").stdout == done.stdout
+
+
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
+def test_catalog_names_exactly_the_profiles_the_chapter_runs(chapter, monkeypatch):
+    seen = {}
+
+    def capture(name, profiles, run, claims, argv=None):
+        seen[name] = list(profiles)
+
+    monkeypatch.setattr(cli, "run_cli", capture)
+    monkeypatch.setattr(sys, "argv", [chapter])
+    runpy.run_module(f"mtlnotes.experiments.{chapter}", run_name="__main__")
+    assert list(seen.values()) == [list(CHAPTERS[chapter].profiles)]
+
+
+def test_plain_text_drops_sphinx_roles():
+    doc = "Uses :mod:`mtlnotes.data.qm9` and :func:`~x.run_qm9` with ``--profile``.\n\nSecond paragraph."
+    assert plain_text(doc) == "Uses mtlnotes.data.qm9 and run_qm9 with --profile."
+
+
+# ---------------------------------------------------------------------------------------------------- running
+
+@dataclasses.dataclass(frozen=True)
+class _Config:
+    profile: str = "quick"
+    seeds: tuple[int, ...] = (0,)
+
+
+def _run(config, *, device=None, checkpoint_dir=None):
+    return {"seeds": list(config.seeds), "device": str(device)}
+
+
+def _claims(results, config):
+    return [Claim("toy", "runs", 1, 1, True, config.profile, "here")]
+
+
+@pytest.fixture
+def restore_torch():
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    yield
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(deterministic)
+
+
+def _cli(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.run_cli("toy", {"quick": _Config()}, _run, _claims, argv)
+    return exc.value.code, capsys.readouterr()
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--threads", "0"], "--threads: must be a positive integer, got 0"),
+    (["--threads", "two"], "--threads: must be a positive integer"),
+    (["--device", "foo"], "unknown --device 'foo'"),
+    (["--seeds", "1,x"], "--seeds: must be comma-separated"),
+    (["--profile", "paper"], "invalid choice: 'paper'"),
+])
+def test_bad_options_end_in_one_line_and_exit_2(argv, says, capsys, tmp_path, monkeypatch, restore_torch):
+    monkeypatch.chdir(tmp_path)
+    code, out = _cli(argv, capsys)
+    assert code == 2 and says in out.err
+    assert len(out.err.strip().splitlines()) == 1 and "Traceback" not in out.err
+    assert list(tmp_path.iterdir()) == []  # nothing ran
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_is_a_one_line_error(capsys, tmp_path, monkeypatch, restore_torch):
+    monkeypatch.chdir(tmp_path)
+    code, out = _cli(["--device", "cuda"], capsys)
+    assert code == 2 and "CUDA is not available" in out.err and len(out.err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("make_out", [
+    lambda tmp: tmp / "a-file" / "out.json",  # a path under a regular file
+    lambda tmp: tmp,                            # a directory
+])
+def test_unwritable_out_is_refused_before_the_run(make_out, capsys, tmp_path, monkeypatch, restore_torch):
+    (tmp_path / "a-file").write_text("x")
+    ran = []
+    monkeypatch.setattr(sys.modules[__name__], "_run", lambda *a, **k: ran.append(1) or {})
+    code, out = _cli(["--out", str(make_out(tmp_path))], capsys)
+    assert code == 2 and "--out" in out.err and len(out.err.strip().splitlines()) == 1
+    assert not ran
+
+
+def test_without_out_the_results_go_to_the_working_directory(capsys, tmp_path, monkeypatch, restore_torch):
+    monkeypatch.chdir(tmp_path)
+    path = cli.run_cli("toy", {"quick": _Config()}, _run, _claims, ["--seeds", "3,4", "--device", "cpu"])
+    assert path == Path("toy-quick.json") and (tmp_path / "toy-quick.json").exists()
+    data = json.loads((tmp_path / "toy-quick.json").read_text())
+    assert data["results"] == {"seeds": [3, 4], "device": "cpu"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy-quick.json"]  # no results/ folder, no probe left
+
+
+@pytest.mark.parametrize("error, says", [
+    (ChecksumError("/data/mnist/x.gz is corrupt or not the official file: sha256 is 00, expected 11."),
+     "found a corrupt data file"),
+    (DataMissingError("dataset file mnist/x.gz is not in the cache"), "needs data that is not available here"),
+])
+def test_data_errors_exit_2_and_say_corrupt_when_corrupt(error, says, capsys, tmp_path, monkeypatch, restore_torch):
+    monkeypatch.chdir(tmp_path)
+
+    def failing(config, *, device=None, checkpoint_dir=None):
+        raise error
+
+    with pytest.raises(SystemExit) as exc:
+        cli.run_cli("toy", {"quick": _Config()}, failing, _claims, [])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and says in err and "Traceback" not in err
+
+
+def test_help_of_a_chapter_not_in_the_catalog_comes_from_its_docstring(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.run_cli("toy", {"quick": _Config(), "big": _Config("big")}, _run, _claims, ["--help"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0
+    # this module's first docstring paragraph, as plain text
+    assert "The shared command line: instant, chapter-specific --help;" in " ".join(out.split())
+    assert re.search(r"^  big\b", out, re.M)
+
+
+def test_bad_device_through_python_m_is_one_line_exit_2(tmp_path):
+    done = _python_m("mtlnotes.experiments.fairness", "--device", "foo", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "python -m mtlnotes.experiments.fairness: error: unknown --device 'foo': use cpu, cuda or cuda:N (see --help)"]
+    assert list(tmp_path.iterdir()) == []
