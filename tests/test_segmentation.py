@@ -62,8 +62,8 @@ def test_lovasz_present_classes_skip_absent_ones():
 
 def test_lovasz_gradient_matches_finite_differences():
     gen = torch.Generator().manual_seed(3)
-    logits = torch.randn(2, 2, 3, 4, generator=gen, dtype=torch.float64, requires_grad=True)
-    labels = torch.randint(0, 2, (2, 3, 4), generator=gen)
+    logits = torch.randn(2, 2, 2, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    labels = torch.randint(0, 2, (2, 2, 3), generator=gen)
     assert torch.autograd.gradcheck(lambda z: lovasz_softmax(torch.softmax(z, 1), labels), (logits,))
 
 
