@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from mtlnotes.checkpoint import CheckpointStore
-from mtlnotes.data.dsb2018 import load_dsb2018
+from mtlnotes.data.dsb2018 import load_dsb2018, rle_encode
 from mtlnotes.data.multitask import split_indices
 from mtlnotes.experiments.cli import run_cli
 from mtlnotes.fit import fit
@@ -164,7 +164,7 @@ def _train_one(config: Config, data: dict[str, Split], name: str, seed: int, lam
     prob = _predict(model, te.x, device)
     return {"test": segmentation_scores(prob, te.mask).as_dict(), "best_epoch": result.best_epoch,
             "val_iou": result.scores, "train_loss": result.train_losses, "train_seconds": result.train_seconds,
-            "examples": (prob[:config.n_examples] > 0.5).to(torch.uint8).numpy()}
+            "examples": [rle_encode(m) for m in (prob[:config.n_examples] > 0.5).numpy()]}  # first test images
 
 
 def run(config: Config, *, device=None, checkpoint_dir=None) -> dict:
@@ -179,11 +179,8 @@ def run(config: Config, *, device=None, checkpoint_dir=None) -> dict:
                                                              if k != "seeds"})
         data = load_split(config)
         te = data["test"]
-        out = {"n": {k: len(v.ids) for k, v in data.items()}, "test_ids": te.ids,
-               "examples": {"image": (te.x[:config.n_examples] * 255).round().to(torch.uint8).numpy(),
-                            "mask": te.mask[:config.n_examples].to(torch.uint8).numpy(),
-                            "edge": te.edge[:config.n_examples].to(torch.uint8).numpy()},
-               "models": {}, "lambda": {}, "gam_variants": {}}
+        out = {"n": {k: len(v.ids) for k, v in data.items()}, "test_ids": te.ids, "models": {}, "lambda": {},
+               "gam_variants": {}}
         out["models"] = {name: {} for name in config.models}
         for s in config.seeds:  # seed-major: an interrupted run has whole seeds done first
             for name in config.models:
