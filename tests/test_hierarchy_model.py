@@ -172,3 +172,30 @@ def test_topdown_greedy_and_nbest_path():
         TopDownSVM(h, n_best=4)
     with pytest.raises(ValueError, match="class 5 has no training samples"):
         TopDownSVM(h).fit(x[y < 5], y[y < 5])
+
+
+def test_nbest_path_differs_from_greedy_exactly_where_the_runner_up_ratio_exceeds_one():
+    from mtlnotes.hierarchy.topdown import path_scores, runner_up_ratio
+    parent = np.array([0, 0, 1, 1, 2, 2])                      # three superclasses of two members
+    p_super = np.array([[0.45, 0.40, 0.15],                   # close superclasses, s1 unsure, s2 sure
+                        [0.70, 0.25, 0.05],                   # p(s2) < p(s1)/2: no switch possible
+                        [0.45, 0.40, 0.15]])
+    p_cond = np.array([[0.5, 0.5, 0.9, 0.1, 0.5, 0.5],
+                       [0.5, 0.5, 1.0, 0.0, 0.5, 0.5],
+                       [0.9, 0.1, 0.6, 0.4, 0.5, 0.5]])
+    ratio = runner_up_ratio(p_super, p_cond, parent, 2)
+    # by hand: 0.40·0.9 / (0.45·0.5) = 1.6; 0.25·1.0 / (0.70·0.5) = 0.714…; 0.40·0.6 / (0.45·0.9) = 0.592…
+    np.testing.assert_allclose(ratio, [1.6, 0.25 / 0.35, 0.24 / 0.405])
+    greedy = path_scores(p_super, p_cond, parent, 1).argmax(1)
+    nbest = path_scores(p_super, p_cond, parent, 2).argmax(1)
+    assert greedy.tolist() == [0, 0, 0] and nbest.tolist() == [2, 0, 0]
+    assert np.array_equal(greedy != nbest, ratio > 1)
+    # the bound: ratio <= |s1| p(s2) / p(s1), so with two-member superclasses p(s2) <= p(s1)/2 rules a switch out
+    assert np.all(ratio <= 2 * p_super[:, 1] / p_super[:, 0] + 1e-12)
+    np.testing.assert_array_equal(runner_up_ratio(p_super, p_cond, parent, 1), 0.0)
+    # and on fitted SVMs: NBPath(N=3) differs from Greedy exactly where the ratio exceeds 1
+    h = structure_from_groups("h", [[0, 1], [2, 3], [4, 5]])
+    x, y = _blobs()
+    xt, _ = _blobs(1)
+    g, n = TopDownSVM(h, n_best=1, seed=0).fit(x, y), TopDownSVM(h, n_best=3, seed=0).fit(x, y)
+    assert np.array_equal(g.predict(xt) != n.predict(xt), n.runner_up_ratio(xt) > 1)

@@ -33,7 +33,8 @@ from mtlnotes.results import Claim
 from mtlnotes.training import Stopwatch
 
 __all__ = ["Config", "QUICK", "PAPER", "PAPER_CARS", "FASHION_SEMANTIC", "fashion_semantic_structure", "load_task",
-           "run", "claims", "summary_table", "PAPER_TABLES", "CHAPTER"]
+           "run", "claims", "summary_table", "PAPER_TABLES", "PAPER_TABLES_CARS",
+           "paper_table", "CHAPTER"]
 
 CHAPTER = "mmf"
 
@@ -122,7 +123,32 @@ PAPER_TABLES: dict[str, dict[str, tuple[float, float, float, float]]] = {
                  "w/o H": (78.50, 87.22, 0.7668, 0.3834), "H_A": (79.38, 88.14, 0.7114, 0.3557),
                  "H_S": (79.51, 88.28, 0.7034, 0.3517), "H_A&S": (79.52, 88.28, 0.7029, 0.3514)},
 }
+# Car196 rows of Tables 2 (VGG16) and 3 (ResNet50): method → (Acc, F_Ha, TIE_a, LCA_a). In the paper text we
+# have, Table 3's Car196 rows lost their LCA_a column except for Greedy (H_M); those are None (the H_A row's
+# 0.1369 is Table 1's, 15 superclasses, ResNet50). Every printed row but one satisfies F_Ha = 1 − TIE_a/6, which is
+# how the remaining three columns were identified (tests/test_hierarchy_experiment.py); VGG16 H_T is printed as
+# 91.34 / 0.5344 (1 − 0.5344/6 = 91.09) and kept as printed.
+PAPER_TABLES_CARS: dict[str, dict[str, tuple[float, float, float, float | None]]] = {
+    "vgg16": {"Greedy (H_T)": (51.45, 73.89, 1.5663, 0.7832), "Greedy (H_M)": (54.05, 75.40, 1.4763, 0.7381),
+              "NBPath (H_T)": (52.99, 74.71, 1.5172, 0.7586), "NBPath (H_M)": (55.30, 76.05, 1.4373, 0.7186),
+              "w/o H": (74.63, 87.88, 0.7273, 0.3637), "H_A": (82.67, 91.70, 0.4979, 0.2490),
+              "H_T": (82.35, 91.34, 0.5344, 0.2672), "H_M": (82.24, 91.89, 0.4864, 0.2432),
+              "H_A&T": (82.67, 92.23, 0.4661, 0.2330), "H_A&M": (81.62, 91.77, 0.4938, 0.2469),
+              "H_T&M": (80.69, 91.44, 0.5134, 0.2567), "H_A&T&M": (83.67, 92.88, 0.4274, 0.2137)},
+    "resnet50": {"Greedy (H_T)": (86.80, 93.30, 0.4022, None), "Greedy (H_M)": (87.30, 93.57, 0.3855, 0.1928),
+                 "NBPath (H_T)": (87.40, 93.63, 0.3823, None), "NBPath (H_M)": (87.69, 93.78, 0.3732, None),
+                 "w/o H": (88.66, 94.84, 0.3097, None), "H_A": (90.19, 95.44, 0.2738, 0.1369),
+                 "H_T": (90.10, 95.44, 0.2736, None), "H_M": (89.92, 95.59, 0.2645, None),
+                 "H_A&T": (90.20, 95.72, 0.2567, None), "H_A&M": (89.45, 95.41, 0.2756, None),
+                 "H_T&M": (90.42, 95.89, 0.2468, None), "H_A&T&M": (90.29, 95.87, 0.2477, None)},
+}
 METRICS = ("acc", "f_ha", "tie_a", "lca_a")
+
+
+def paper_table(dataset: str, backbone: str) -> dict[str, tuple] | None:
+    """The paper's rows for ``dataset`` ("cifar100" or "cars196") and ``backbone`` (vgg16 / resnet50), else None."""
+    tables = {"cifar100": PAPER_TABLES, "cars196": PAPER_TABLES_CARS}.get(dataset)
+    return tables.get(backbone) if tables else None
 
 
 @dataclass
@@ -277,7 +303,15 @@ def _run_backbone(config: Config, task: Task, backbone: str, device, store: Chec
                     f_tr = extract_features(model, task.x_train[svm_idx], device)
                     f_te = extract_features(model, task.x_test, device)
                     clf = TopDownSVM(structures[sname], n_best=n_best, seed=seed).fit(f_tr, task.y_train[svm_idx])
-                    return r.evaluate(clf.predict(f_te), eval_structures, [structures[sname]])
+                    out = r.evaluate(clf.predict(f_te), eval_structures, [structures[sname]])
+                    if n_best > 1:  # why N-Best-Path does or does not change Greedy's answers (topdown docs)
+                        ratio = clf.runner_up_ratio(f_te)
+                        p_sup = np.sort(clf.superclass_proba(f_te), axis=1)
+                        out["runner_up"] = {"n_test": int(len(ratio)), "n_changed": int((ratio > 1).sum()),
+                                            "max_ratio": float(ratio.max()),
+                                            "min_top_superclass_p": float(p_sup[:, -1].min()),
+                                            "max_second_over_top": float((p_sup[:, -2] / p_sup[:, -1]).max())}
+                    return out
 
                 per_seed.append(store.get_or_compute(f"{backbone}-{label}-{sname}-s{seed}-eval", unit))
             main[f"{label} ({sname})"] = _summarise(per_seed)
@@ -351,7 +385,8 @@ def claims(results: dict, config: Config) -> list[Claim]:
     multi = "H_A&S" if config.dataset != "cars196" else "H_A&T"
     for bb, res in results["backbones"].items():
         main = res["main"]
-        ref = PAPER_TABLES["resnet50" if bb == "resnet50" else "vgg16"] if config.dataset != "cars196" else None
+        ref = paper_table(config.dataset if config.dataset == "cars196" else "cifar100",
+                          "resnet50" if bb == "resnet50" else "vgg16")
         src = "Table 3" if bb == "resnet50" else "Table 2"
         where = f"{config.dataset}, {bb}, {len(config.seeds)} seeds"
         acc = {k: 100 * v["mean"]["acc"] for k, v in main.items()}
@@ -375,7 +410,8 @@ def claims(results: dict, config: Config) -> list[Claim]:
             best_top = max(acc[k] for k in top)
             out.append(Claim(CHAPTER, f"MMF with {sem} beats the top-down SVM methods by a considerable margin "
                                       f"(Acc gap, points)",
-                             round(paper(sem) - max(paper("Greedy (H_S)"), paper("NBPath (H_S)")), 2) if ref else None,
+                             round(paper(sem) - max(paper(f"{m} ({s})") for m in ("Greedy", "NBPath")
+                                                    for s in config.topdown_structures), 2) if ref else None,
                              round(acc[sem] - best_top, 2), acc[sem] > best_top, config.profile,
                              f"{src}, §4.3 (1)", f"{where}; best top-down: ours {best_top:.2f}"))
         if multi in main and "w/o H" in main:

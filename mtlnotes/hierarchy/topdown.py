@@ -8,6 +8,12 @@ subclasses only, gives ``p(c | x, s)``. Probabilities are Platt-scaled RBF-kerne
   subclass.
 * N-Best-Path (Qu et al., 2017): keep the ``N`` most probable superclasses and return the leaf with the
   largest path score ``p(s | x) · p(c | x, s)`` among their subclasses. ``N = 1`` is Greedy.
+
+When does N-Best-Path change Greedy's answer? Exactly where some leaf under a runner-up superclass s' (ranked
+2..N) has a larger path score than the best leaf under the top superclass s₁: see :func:`runner_up_ratio`
+(> 1 there). Since the best leaf of s₁ has p(c | x, s₁) ≥ 1/|s₁|, the ratio is at most
+|s₁| · p(s' | x) / p(s₁ | x): with small superclasses and a confident superclass classifier it stays below 1 and
+the two methods give the same predictions (the MMF chapter's quick profile shows this).
 """
 
 from __future__ import annotations
@@ -20,11 +26,40 @@ from sklearn.svm import SVC
 
 from mtlnotes.hierarchy.structures import LabelStructure, check_labels
 
-__all__ = ["TopDownSVM"]
+__all__ = ["TopDownSVM", "path_scores", "runner_up_ratio"]
 
 
 def _np(x) -> np.ndarray:
     return x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
+
+
+def _top_n(p_super: np.ndarray, n_best: int) -> np.ndarray:
+    """(N, n_best) superclass ids, most probable first (ties broken by lower id, stable sort)."""
+    return np.argsort(-p_super, axis=1, kind="stable")[:, :n_best]
+
+
+def path_scores(p_super: np.ndarray, p_cond: np.ndarray, parent: np.ndarray, n_best: int) -> np.ndarray:
+    """Scores (N, C) whose arg-max is the prediction: Greedy (``n_best=1``: p(c | x, s₁) inside the top
+    superclass) or N-Best-Path (p(s | x) · p(c | x, s) inside the ``n_best`` top superclasses); −inf elsewhere.
+    p_super (N, S), p_cond (N, C) with columns of each superclass summing to 1, parent (C,) superclass ids."""
+    keep = np.zeros_like(p_super, dtype=bool)
+    np.put_along_axis(keep, _top_n(p_super, n_best), True, axis=1)
+    if n_best == 1:
+        return np.where(keep[:, parent], p_cond, -np.inf)
+    return np.where(keep[:, parent], p_super[:, parent] * p_cond, -np.inf)
+
+
+def runner_up_ratio(p_super: np.ndarray, p_cond: np.ndarray, parent: np.ndarray, n_best: int) -> np.ndarray:
+    """(N,): the best path score p(s | x) p(c | x, s) among the leaves of the superclasses ranked 2..``n_best``
+    divided by the best path score among the leaves of the top superclass. N-Best-Path picks a leaf outside
+    the top superclass, i.e. differs from Greedy, exactly where this exceeds 1 (0 for ``n_best=1``)."""
+    order = _top_n(p_super, n_best)
+    score = p_super[:, parent] * p_cond
+    top = np.where(parent[None, :] == order[:, :1], score, -np.inf).max(axis=1)
+    rest = np.zeros_like(p_super, dtype=bool)
+    np.put_along_axis(rest, order[:, 1:], True, axis=1)
+    runner = np.where(rest[:, parent], score, 0.0).max(axis=1)
+    return runner / top
 
 
 class TopDownSVM:
@@ -85,15 +120,11 @@ class TopDownSVM:
 
     def predict(self, features) -> np.ndarray:
         """Subclass predictions (N,) int64 by Greedy (``n_best=1``) or N-Best-Path search."""
-        p_super = self.superclass_proba(features)
-        p_cond = self.conditional_proba(features)
-        parent = self.structure.parent_array()
-        # keep the n_best superclasses of each sample (ties broken by lower id, stable sort)
-        order = np.argsort(-p_super, axis=1, kind="stable")[:, :self.n_best]
-        keep = np.zeros_like(p_super, dtype=bool)
-        np.put_along_axis(keep, order, True, axis=1)
-        if self.n_best == 1:  # greedy: best subclass inside the chosen superclass
-            score = np.where(keep[:, parent], p_cond, -np.inf)
-        else:
-            score = np.where(keep[:, parent], p_super[:, parent] * p_cond, -np.inf)
+        score = path_scores(self.superclass_proba(features), self.conditional_proba(features),
+                            self.structure.parent_array(), self.n_best)
         return score.argmax(axis=1).astype(np.int64)
+
+    def runner_up_ratio(self, features) -> np.ndarray:
+        """:func:`runner_up_ratio` of this classifier's probabilities on ``features`` (N,)."""
+        return runner_up_ratio(self.superclass_proba(features), self.conditional_proba(features),
+                               self.structure.parent_array(), self.n_best)
