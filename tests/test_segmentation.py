@@ -108,10 +108,10 @@ def test_edge_targets_keep_type_and_batch_shape():
 # ---------------------------------------------------------------- metrics
 
 def test_scores_on_hand_masks():
-    prob = np.array([[0.9, 0.2], [0.6, 0.1]])
-    target = np.array([[1, 0], [0, 1]])
-    s = segmentation_scores(prob, target)  # TP 1, FP 1, FN 1, TN 1; AUC: 2 of 4 pairs ordered
-    assert (s.IoU, s.F1, s.SE, s.SP, s.ACC, s.AUC) == pytest.approx((1 / 3, 0.5, 0.5, 0.5, 0.5, 0.5))
+    prob = np.array([[0.9, 0.8, 0.3, 0.05], [0.6, 0.1, 0.5, 0.2]])
+    target = np.array([[1, 1, 1, 0], [0, 0, 0, 0]])
+    s = segmentation_scores(prob, target)  # TP 2, FN 1, FP 1, TN 4 (0.5 is not > 0.5); AUC: 13 of 15 pairs ordered
+    assert (s.IoU, s.F1, s.SE, s.SP, s.ACC, s.AUC) == pytest.approx((2 / 4, 4 / 6, 2 / 3, 4 / 5, 6 / 8, 13 / 15))
     perfect = segmentation_scores(np.array([0.9, 0.1, 0.7]), np.array([1, 0, 1]))
     assert perfect.as_dict() == {"IoU": 1.0, "F1": 1.0, "SE": 1.0, "SP": 1.0, "ACC": 1.0, "AUC": 1.0}
 
