@@ -168,3 +168,31 @@ def test_paper_profile_fails_clearly_without_data(tmp_path, monkeypatch):
     monkeypatch.setenv("MTLNOTES_DATA", str(tmp_path))
     with pytest.raises(DataMissingError, match="dsgdb9nsd.xyz.tar.bz2"):
         nash_mtl.run(nash_mtl.PAPER)
+
+
+def test_toy_summary_follows_the_runs():
+    def runs(hits, n=5):
+        return [{"on_front": i < hits} for i in range(n)]
+    toy = {"LS": runs(0), "UW": runs(5), "MGDA": runs(1), "CAGrad": runs(0), "Nash-MTL": runs(5)}
+    every, some, none = nash_mtl.toy_summary(toy, tuple(toy))
+    assert every == ("Ended on the Pareto front from every start: loss weightings: UW (5/5); "
+                     "gradient methods: Nash-MTL (5/5).")
+    assert some == "Ended on the Pareto front from some starts: gradient methods: MGDA (1/5)."
+    assert none == ("Ended on the Pareto front from no start: loss weightings: LS (0/5); "
+                    "gradient methods: CAGrad (0/5).")
+    assert nash_mtl.toy_summary({"LS": runs(0)}, ("LS",))[0].endswith("from every start: none.")
+
+
+def test_update_directions_known_answers_for_orthogonal_gradients():
+    """Fig. 2 helper. With orthogonal g_i: LS = Σ g_i; Nash-MTL solves α_i² ||g_i||² = 1, so its direction is
+    Σ g_i / ||g_i|| (equal directional derivative per unit of each gradient's norm); MGDA's min-norm point
+    has weights ∝ 1/||g_i||², so every g_iᵀΔ is equal."""
+    g = torch.diag(torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64))
+    d = nash_mtl.update_directions(g, ("LS", "MGDA", "Nash-MTL"))
+    torch.testing.assert_close(d["LS"], torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64))
+    nash = d["Nash-MTL"] / d["Nash-MTL"].norm()                  # direction (the method rescales the update)
+    torch.testing.assert_close(nash, torch.ones(3, dtype=torch.float64) / 3 ** 0.5, rtol=1e-6, atol=1e-8)
+    u = g @ d["MGDA"]
+    torch.testing.assert_close(u, u[0].expand(3), rtol=1e-6, atol=1e-8)
+    assert set(nash_mtl.update_directions(torch.tensor(nash_mtl.FIG2_GRADS))) == {
+        "LS", "MGDA", "PCGrad", "CAGrad", "IMTL-G", "Nash-MTL"}

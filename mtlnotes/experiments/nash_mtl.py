@@ -46,7 +46,7 @@ from mtlnotes.weighting import METHODS, GradientAggregator, LossWeighting, make_
 from mtlnotes.weighting.trainer import PeakMemory, multitask_step, shared_parameter_step
 
 __all__ = ["Config", "QUICK", "PAPER", "run", "claims", "toy_losses", "run_toy", "run_multimnist", "delta_m",
-           "mean_rank", "TOY_STARTS", "PAPER_QM9", "PAPER_NYUV2",
+           "mean_rank", "TOY_STARTS", "LOSS_WEIGHTINGS", "toy_summary", "FIG2_GRADS", "update_directions", "PAPER_QM9", "PAPER_NYUV2",
            "run_qm9", "run_nyuv2", "qm9_splits", "nyuv2_losses", "NYUv2Meter", "NYUV2_METRICS", "random_scale_crop"]
 
 CHAPTER = "nash_mtl"
@@ -177,6 +177,52 @@ def run_toy(config: Config, methods: tuple[str, ...] | None = None) -> dict:
                          "final_losses": f.detach().tolist(), "hull_min_norm": mn,
                          "on_front": bool(mn <= config.toy_stationary_tol), "stopped": failed})
         out[name] = runs
+    return out
+
+
+#: Which methods only re-weight the losses (the rest act on the per-task gradients).
+LOSS_WEIGHTINGS = ("LS", "SI", "RLW", "DWA", "UW")
+
+
+def toy_summary(toy: dict, methods: tuple[str, ...]) -> list[str]:
+    """Sentences stating, from ``run_toy``'s results, which methods ended on the Pareto front from every start,
+    from some, and from none, each split into loss weightings and gradient methods (so the chapter's text
+    follows the runs)."""
+    reached = {m: sum(r["on_front"] for r in toy[m]) for m in methods}
+    n = {m: len(toy[m]) for m in methods}
+    out = []
+    for label, test in (("from every start", lambda m: reached[m] == n[m]),
+                        ("from some starts", lambda m: 0 < reached[m] < n[m]),
+                        ("from no start", lambda m: reached[m] == 0)):
+        groups = []
+        for kind, members in (("loss weightings", [m for m in methods if m in LOSS_WEIGHTINGS]),
+                              ("gradient methods", [m for m in methods if m not in LOSS_WEIGHTINGS])):
+            hit = [f"{m} ({reached[m]}/{n[m]})" for m in members if test(m)]
+            if hit:
+                groups.append(f"{kind}: {', '.join(hit)}")
+        out.append(f"Ended on the Pareto front {label}: " + ("; ".join(groups) if groups else "none") + ".")
+    return out
+
+
+#: Three gradients in R³ for Fig. 2's question (what direction does each method return?): ours, since the
+#: paper does not list its vectors; norms about 1, 2 and 4, and g_1, g_2 in conflict (negative inner product).
+FIG2_GRADS = ((1.0, 0.0, 0.0), (-1.0, 1.7, 0.0), (0.0, 0.5, 4.0))
+
+
+def update_directions(grads, methods: tuple[str, ...] = ("LS", "MGDA", "PCGrad", "CAGrad", "IMTL-G", "Nash-MTL"),
+                      config: Config | None = None) -> dict[str, torch.Tensor]:
+    """Fig. 2: the update direction (d,) each method returns for the gradients ``grads`` (K, d) (float64). Loss
+    weightings return Σ_k w_k g_k with their weights at equal unit losses; gradient methods their aggregate."""
+    g = torch.as_tensor(grads, dtype=torch.float64)
+    config = config or QUICK
+    out = {}
+    for name in methods:
+        method = make_method(name, g.shape[0], seed=0, **_method_kwargs(name, config))
+        losses = torch.ones(g.shape[0], dtype=torch.float64)
+        if isinstance(method, LossWeighting):
+            out[name] = method.weights(losses).to(g.dtype) @ g
+        else:
+            out[name] = method.aggregate(g, losses).direction.detach()
     return out
 
 
