@@ -2,7 +2,10 @@
 
 Loss weightings (``combine(losses) -> scalar``): :class:`LS`, :class:`SI`, :class:`RLW`, :class:`DWA`, :class:`UW`.
 Gradient aggregators (``aggregate(grads (K, d)) -> Aggregation(direction (d,), weights (K,))``): :class:`MGDA`,
-:class:`PCGrad`, :class:`CAGrad`, :class:`IMTLG`, :class:`GradDrop`, :class:`NashMTL`.
+:class:`PCGrad`, :class:`CAGrad`, :class:`IMTLG`, :class:`GradDrop`, :class:`NashMTL`. The Gram-based ones (MGDA,
+CAGrad, Nash-MTL) are :class:`GramWeighting` subclasses: ``weights(G Gᵀ) -> α (K,)`` in torch, one shared
+``aggregate`` (scale-safe, :mod:`mtlnotes.weighting.scaling`); their K×K solves run on one thread
+(:mod:`mtlnotes.weighting.threads`). Every aggregator rejects non-floating gradients with a TypeError.
 :func:`nash_bargaining_weights` solves α ⊙ (G Gᵀ α) = 1. :func:`make_method` builds any of them by name.
 """
 
@@ -10,6 +13,7 @@ from mtlnotes.weighting.base import Aggregation, GradientAggregator, LossWeighti
 from mtlnotes.weighting.cagrad import CAGrad, cagrad_dual_weights
 from mtlnotes.weighting.dwa import DWA
 from mtlnotes.weighting.graddrop import GradDrop
+from mtlnotes.weighting.gram import GramWeighting
 from mtlnotes.weighting.imtl import IMTLG, imtl_weights
 from mtlnotes.weighting.mgda import MGDA
 from mtlnotes.weighting.nash import NashBargainingError, NashMTL, NashSolverError, nash_bargaining_weights, solve_nash_gram
@@ -21,7 +25,7 @@ from mtlnotes.weighting.uncertainty import UW
 
 __all__ = [
     "Aggregation", "GradientAggregator", "LossWeighting", "Weighting", "CAGrad", "cagrad_dual_weights", "DWA",
-    "GradDrop", "IMTLG", "imtl_weights", "MGDA", "NashBargainingError", "NashMTL", "NashSolverError", "nash_bargaining_weights",
+    "GradDrop", "GramWeighting", "IMTLG", "imtl_weights", "MGDA", "NashBargainingError", "NashMTL", "NashSolverError", "nash_bargaining_weights",
     "solve_nash_gram", "PCGrad", "METHODS", "make_method", "LS", "RLW", "SI", "min_norm_weights",
     "project_simplex", "UW",
 ]

@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import torch
 
-from mtlnotes.gradients import gram_matrix
-from mtlnotes.weighting.base import Aggregation, GradientAggregator, check_grads
+from mtlnotes.weighting.gram import GramWeighting
 from mtlnotes.weighting.simplex import min_norm_weights
 
 __all__ = ["MGDA"]
 
 
-class MGDA(GradientAggregator):
-    """Min-norm point of the gradients' convex hull (Sener & Koltun, 2018, Eq. 3); weights scaled to sum to K."""
+class MGDA(GramWeighting):
+    """Min-norm point of the gradients' convex hull (Sener & Koltun, 2018, Eq. 3); weights scaled to sum to K.
+
+    >>> g = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> agg = MGDA().aggregate(g)
+    >>> agg.direction, agg.weights
+    (tensor([1., 1.]), tensor([1., 1.]))
+    """
 
     name = "MGDA"
 
-    def aggregate(self, grads: torch.Tensor, losses: torch.Tensor | None = None) -> Aggregation:
-        grads = check_grads(grads)
-        w = torch.as_tensor(min_norm_weights(gram_matrix(grads).cpu().numpy()), dtype=grads.dtype,
-                            device=grads.device)
-        k = grads.shape[0]
-        return Aggregation(direction=k * (w @ grads), weights=k * w)
+    def weights(self, gram: torch.Tensor) -> torch.Tensor:
+        """K · w* (K,), w* = argmin_{w∈Δ} wᵀ M w (:func:`~mtlnotes.weighting.simplex.min_norm_weights`)."""
+        w = torch.from_numpy(min_norm_weights(gram.cpu().numpy()))
+        return gram.shape[0] * w

@@ -27,9 +27,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mtlnotes.gradients import gram_matrix
-from mtlnotes.weighting.base import Aggregation, GradientAggregator, check_grads
+from mtlnotes.weighting.base import Aggregation, check_grads
+from mtlnotes.weighting.gram import GramWeighting, scaled_gram
+from mtlnotes.weighting.scaling import check_floating, scale_by_power_of_two
 from mtlnotes.weighting.simplex import min_norm_weights
+from mtlnotes.weighting.threads import one_thread
 
 __all__ = ["NashMTL", "NashBargainingError", "NashSolverError", "hull_sq_norm_lower_bound", "nash_bargaining_weights",
            "solve_nash_gram"]
@@ -103,6 +105,13 @@ def solve_nash_gram(gram: np.ndarray, tol: float = 1e-10, max_iter: int = 200,
                 "convex hull); no update improves both tasks")
         a1 = 1.0 / np.sqrt(denom)
         return np.array([a1, r * a1]), 0
+    with one_thread():  # K×K work: threads only add synchronisation
+        return _newton(mh, scale, tol, max_iter, stationary_tol)
+
+
+def _newton(mh: np.ndarray, scale: float, tol: float, max_iter: int, stationary_tol: float) -> tuple[np.ndarray, int]:
+    """Newton's method for :func:`solve_nash_gram` on the Gram matrix over its mean diagonal ``mh`` (K, K), K >= 3."""
+    k = mh.shape[0]
     a = 1.0 / np.sqrt(np.diag(mh))
     # Pareto-stationarity is checked cheaply where possible: a certificate at the start point, else at Newton's
     # solution, where Mα = 1/α > 0; only without one does the min-norm solve decide (same verdict either way).
@@ -156,13 +165,17 @@ def nash_bargaining_weights(grads: torch.Tensor, tol: float = 1e-10, max_iter: i
     Solved in float64 to ``tol`` (max relative residual); returned in ``grads``'s dtype and device.
     Non-finite gradients: ValueError naming the tasks. K = 1: α = 1/||g||. No solution (0 in the convex hull of
     the gradients, e.g. a zero gradient or g_2 = −g_1): :class:`NashBargainingError` (a ValueError).
+
+    >>> nash_bargaining_weights(torch.tensor([[1.0, 0.0], [0.0, 2.0]]))   # orthogonal: α_i = 1/||g_i||
+    tensor([1.0000, 0.5000])
     """
-    grads = check_grads(grads)
-    alpha, _ = solve_nash_gram(gram_matrix(grads).cpu().numpy(), tol=tol, max_iter=max_iter)
-    return torch.as_tensor(alpha, dtype=grads.dtype, device=grads.device)
+    grads = check_floating(check_grads(grads))
+    _, gram, e = scaled_gram(grads)  # α(G) = α(G·2^e)·2^e
+    alpha, _ = solve_nash_gram(gram.cpu().numpy(), tol=tol, max_iter=max_iter)
+    return scale_by_power_of_two(torch.from_numpy(alpha), e).to(grads.dtype).to(grads.device)
 
 
-class NashMTL(GradientAggregator):
+class NashMTL(GramWeighting):
     """Nash-MTL (Navon et al., 2022, Algorithm 1) with the paper's practical options.
 
     ``max_norm``: the shared update is scaled down to norm ≤ max_norm (official default 1.0; None: off).
@@ -174,6 +187,7 @@ class NashMTL(GradientAggregator):
     """
 
     name = "Nash-MTL"
+    weights_degree = -1  # α(s G) = α(G) / s
 
     def __init__(self, max_norm: float | None = 1.0, update_every: int = 1, on_stationary: str = "raise",
                  tol: float = 1e-10) -> None:
@@ -201,21 +215,26 @@ class NashMTL(GradientAggregator):
     def clip_norm(self) -> float | None:
         return self.max_norm
 
+    def weights(self, gram: torch.Tensor) -> torch.Tensor:
+        """α (K,) with α ⊙ (M α) = 1 (:func:`solve_nash_gram`)."""
+        return torch.from_numpy(solve_nash_gram(gram.cpu().numpy(), tol=self.tol)[0])
+
     def aggregate(self, grads: torch.Tensor, losses: torch.Tensor | None = None) -> Aggregation:
-        grads = check_grads(grads)
+        grads = check_floating(check_grads(grads))
         self.step += 1
         try:
-            alpha = nash_bargaining_weights(grads, tol=self.tol)
+            agg = super().aggregate(grads)
         except NashBargainingError:
             if self.on_stationary == "raise":
                 raise
             self.n_stationary += 1
             alpha = torch.zeros(grads.shape[0], dtype=grads.dtype, device=grads.device)
+            agg = Aggregation(direction=alpha @ grads, weights=alpha)
         self.n_solves += 1
-        self.alpha = alpha
-        d = alpha @ grads
+        self.alpha = agg.weights
+        d = agg.direction
         if self.max_norm is not None:
             norm = float(d.detach().norm())
             if norm > self.max_norm:
                 d = d * (self.max_norm / norm)
-        return Aggregation(direction=d, weights=alpha)
+        return Aggregation(direction=d, weights=agg.weights)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from mtlnotes.weighting.base import Aggregation, GradientAggregator, check_grads
+from mtlnotes.weighting.scaling import check_floating, rescale_exponent, scale_by_power_of_two
 
 __all__ = ["PCGrad"]
 
@@ -24,10 +25,19 @@ class PCGrad(GradientAggregator):
         self.generator = torch.Generator().manual_seed(seed)
 
     def project(self, grads: torch.Tensor) -> torch.Tensor:
-        """The projected gradients g^PC (K, d)."""
-        grads = check_grads(grads)
+        """The projected gradients g^PC (K, d) (computed on G·2^e when G's squared norms leave the safe range).
+
+        >>> PCGrad().project(torch.tensor([[1.0, 0.0], [-1.0, 1.0]]))
+        tensor([[0.5000, 0.5000],
+                [0.0000, 1.0000]])
+        """
+        grads = check_floating(check_grads(grads))
         k = grads.shape[0]
         sq = (grads * grads).sum(dim=1)
+        e = rescale_exponent(grads, float(sq.max()))  # 0 unless a squared norm overflows or underflows
+        if e:
+            grads = scale_by_power_of_two(grads, e)
+            sq = (grads * grads).sum(dim=1)
         out = grads.clone()
         for i in range(k):
             for j in torch.randperm(k, generator=self.generator).tolist():
@@ -36,7 +46,7 @@ class PCGrad(GradientAggregator):
                 dot = out[i] @ grads[j]
                 if dot < 0:
                     out[i] = out[i] - (dot / sq[j]) * grads[j]
-        return out
+        return scale_by_power_of_two(out, -e)
 
     def aggregate(self, grads: torch.Tensor, losses: torch.Tensor | None = None) -> Aggregation:
         return Aggregation(direction=self.project(grads).sum(dim=0))

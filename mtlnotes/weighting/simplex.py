@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mtlnotes.weighting.threads import one_thread
+
 __all__ = ["project_simplex", "min_norm_weights"]
 
 
@@ -55,6 +57,13 @@ def min_norm_weights(gram: np.ndarray, tol: float = 1e-12, max_iter: int = 100_0
             return np.array([0.5, 0.5])
         w0 = float(np.clip((m[1, 1] - m[0, 1]) / denom, 0.0, 1.0))
         return np.array([w0, 1.0 - w0])
+    with one_thread():  # K×K work: threads only add synchronisation
+        return _wolfe(m, tol, max_iter)
+
+
+def _wolfe(m: np.ndarray, tol: float, max_iter: int) -> np.ndarray:
+    """Wolfe's (1976) minimum-norm-point iterations on a scaled Gram matrix m (K, K), K >= 3."""
+    k = m.shape[0]
     x = np.zeros(k)
     support = [int(np.argmin(np.diag(m)))]
     x[support[0]] = 1.0
