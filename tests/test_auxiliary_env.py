@@ -150,3 +150,24 @@ def test_ppo_alternation_reverts_in_agent_epochs_and_trains_in_main_epochs(weigh
     assert (w is not None) == weight_aware
     with pytest.raises(ValueError, match="must divide the epoch length"):
         RLAuxTrainer(env, make_agent(env, "small", features_dim=8, n_steps=7, batch_size=7, n_epochs=1))
+
+
+def test_eq3_entropy_term_does_not_depend_on_the_actions_taken():
+    """Eq. 3 as written (the batch-mean of the *policy's* probabilities on the evaluation batch) is the same
+    whatever labels the rollout assigned: with the policy fixed during a rollout it is an action-independent
+    term in the reward, so it adds nothing to PPO's policy gradient in expectation (a baseline shift). Only the
+    fallback without ``policy_probs`` (the entropy of the labels just assigned) depends on the actions."""
+    probs = torch.tensor([0.7, 0.3])
+    rewards = {}
+    for with_policy in (True, False):
+        for sub in (torch.zeros(10, dtype=torch.long), torch.arange(10) % PSI):
+            env = _env(seed=3)
+            env.reset(seed=3)
+            if with_policy:
+                env.policy_probs = lambda x, y: probs.expand(len(y), PSI)
+            rewards[with_policy, int(sub.sum())] = env.reward(torch.arange(10), sub)
+    # same evaluation batch (same seed), same main network: identical rewards whatever the actions
+    assert rewards[True, 0] == rewards[True, 5]
+    # the assigned-label entropy does react to the actions (all sub-class 0 vs alternating)
+    assert rewards[False, 0][2] < rewards[False, 5][2]
+    assert rewards[False, 0][1] == rewards[False, 5][1]                     # the loss part is the same
