@@ -57,6 +57,18 @@ class CheckpointStore:
         os.replace(tmp, path)
         return value
 
+    def get(self, key: str) -> Any:
+        """The stored result for ``key``, or None when there is none (or no directory)."""
+        if self.directory is None:
+            return None
+        path = self._path(key, ".json")
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def drop_state(self, key: str) -> None:
+        """Delete the resumable state of a unit that has finished (its result is stored)."""
+        if self.directory is not None:
+            self._path(key, ".pt").unlink(missing_ok=True)
+
     def save_state(self, key: str, state: dict) -> None:
         """Save a torch state dict (atomically) for a unit that is still running."""
         if self.directory is None:

@@ -14,6 +14,7 @@ be compared on the same three objectives (as the paper does for its Fig. 3 and T
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,8 +24,10 @@ import torch
 from mtlnotes.fairness.measures import population_objectives
 from mtlnotes.fairness.nsga2 import binary_tournament, rank_and_crowding, single_objective_keys, survival
 from mtlnotes.fairness.population import MLPPopulation
+from mtlnotes.fairness.sparse import OneHotInputs
+from mtlnotes.fairness.stacked import StackedPopulations
 
-__all__ = ["VARIANTS", "MOELSettings", "TabularData", "run_moel"]
+__all__ = ["VARIANTS", "MOELSettings", "TabularData", "run_moel", "run_moel_many", "first_layer_mode"]
 
 #: objectives (columns of (MSE, f_I, f_G)) optimised by each variant of Zhang et al. §4
 VARIANTS: dict[str, tuple[int, ...]] = {"F_EIG": (0, 1, 2), "F_EI": (0, 1), "F_EG": (0, 2), "F_E": (0,)}
@@ -134,3 +137,124 @@ def _record(hist: dict, g: int, F: np.ndarray, pop: MLPPopulation, test: Tabular
         hist["generations"].append(g)
         hist["val"].append(F.copy())
         hist["test"].append(_evaluate(pop, test, s.alpha) if test is not None else None)
+
+
+def first_layer_mode(x: torch.Tensor, max_density: float = 0.1) -> str:
+    """``"gather"`` when at most ``max_density`` of the entries of ``x`` are non-zero, else ``"dense"``.
+
+    A gather-and-sum does ``density × d`` additions per hidden unit where a dense product does ``d``
+    multiply-adds, but BLAS runs the dense product several times faster per operation; on this project's
+    2-core CPU the gather wins on COMPAS (2.5% non-zero) and loses on German (33%) and Adult (13%)
+    (``benchmarks/fairness_population.py`` measures both)."""
+    return "gather" if float((x != 0).float().mean()) <= max_density else "dense"
+
+
+def run_moel_many(runs: list[tuple[str, int]], settings: MOELSettings, train: TabularData, validation: TabularData,
+                  test: TabularData | None, *, device: torch.device | str = "cpu", state: dict | None = None,
+                  on_state: Callable[[dict], None] | None = None, state_every: int = 25,
+                  progress: Callable | None = None, first_layer: str = "auto") -> list[dict]:
+    """:func:`run_moel` for many (variant, seed) runs at once, as one tensor program; one result per run.
+
+    Every run keeps its own generator, consumed in the same order as :func:`run_moel` (initialisation,
+    minibatch orders, tournaments, mutations), so run r computes the same function as
+    ``run_moel(*runs[r], ...)`` — only the floating-point summation order differs. The partial training of
+    all runs is one :class:`~mtlnotes.fairness.stacked.StackedPopulations` program; NSGA-II's sorting and
+    selection stay per run (they are cheap next to training). ``first_layer``: ``"gather"``, ``"dense"`` or
+    ``"auto"`` (:func:`first_layer_mode`). ``state``/``on_state`` make the group resumable, as in
+    :func:`run_moel`.
+    """
+    for variant, _ in runs:
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}; choose one of {sorted(VARIANTS)}")
+    if not runs:
+        raise ValueError("run_moel_many needs at least one (variant, seed) run")
+    if first_layer == "auto":
+        first_layer = first_layer_mode(train.x)
+    if first_layer not in ("gather", "dense"):
+        raise ValueError(f"first_layer must be 'gather', 'dense' or 'auto', got {first_layer!r}")
+    s = settings
+    device = torch.device(device)
+    parts = [p for p in (train, validation, test) if p is not None]
+    # one column split for all parts: a column is 0/1 only if it is 0/1 everywhere
+    split = OneHotInputs.from_dense(torch.cat([p.x for p in parts]))
+    encoded = []
+    for p in parts:
+        oh = OneHotInputs.from_dense(p.x, binary_columns=split.binary_columns).to(device)
+        encoded.append((oh, p.x.to(device) if first_layer == "dense" else None, p.y.to(device), p.groups.to(device)))
+    train_e, val_e, *rest = encoded
+    test_e = rest[0] if rest else None
+    n_runs, size = len(runs), s.pop_size
+    rows = torch.arange(n_runs, device=device)[:, None]
+
+    def evaluate(pops: StackedPopulations, part) -> np.ndarray:  # (R, P, 3)
+        oh, dense, y, groups = part
+        probs = pops.predict_proba(oh, dense=dense)
+        return population_objectives(probs.reshape(-1, probs.shape[-1]), y, groups, s.alpha).cpu().numpy() \
+            .reshape(n_runs, -1, 3)
+
+    def record(g: int) -> None:
+        if g % s.record_every == 0 or g == s.generations:
+            F_test = evaluate(pop, test_e) if test_e is not None else [None] * n_runs
+            for r in range(n_runs):
+                hists[r]["generations"].append(g)
+                hists[r]["val"].append(F[r].copy())
+                hists[r]["test"].append(F_test[r])
+
+    if state is None:
+        gens = [torch.Generator().manual_seed(seed) for _, seed in runs]
+        pop = StackedPopulations.stack([MLPPopulation.glorot(size, train.x.shape[1], s.n_hidden, g, device=device)
+                                        for g in gens])
+        pop.partial_train(train_e[0], train_e[2], s.lr, s.batch_size, s.epochs, gens, dense=train_e[1])  # line 1
+        F = list(evaluate(pop, val_e))  # lines 2-4
+        hists = [{"generations": [], "val": [], "test": []} for _ in runs]
+        start = 1
+        record(0)
+    else:
+        if [tuple(r) for r in state["runs"]] != [tuple(r) for r in runs]:
+            raise ValueError("the saved state belongs to other runs; use a fresh checkpoint directory")
+        gens = []
+        for gstate in state["generators"]:
+            g = torch.Generator()
+            g.set_state(gstate)
+            gens.append(g)
+        pop = StackedPopulations({k: v.to(device) for k, v in state["params"].items()})
+        F = [np.asarray(f) for f in state["F"]]
+        hists = state["hists"]
+        start = state["next_generation"]
+
+    for g in range(start, s.generations + 1):
+        parents, noise = [], {k: [] for k in pop.params}
+        for r, (variant, _) in enumerate(runs):
+            rank, crowd = _keys(F[r], VARIANTS[variant])
+            parents.append(torch.as_tensor(binary_tournament(rank, crowd, size, gens[r])))  # line 6 (μ = λ)
+            for k, v in pop.params.items():  # line 7: run_moel's draw order (W1, b1, W2, b2) per run
+                noise[k].append(torch.randn(v.shape[1:], generator=gens[r], dtype=v.dtype))
+        chosen = pop.take(torch.stack(parents).to(device))
+        offspring = StackedPopulations({k: v + s.sigma * torch.stack(noise[k]).to(device)
+                                        for k, v in chosen.params.items()})
+        offspring.partial_train(train_e[0], train_e[2], s.lr, s.batch_size, s.epochs, gens,
+                                dense=train_e[1])  # line 9
+        F_off = evaluate(offspring, val_e)  # line 10
+        union = StackedPopulations.concat(pop, offspring)
+        keep = []
+        for r, (variant, _) in enumerate(runs):
+            F_union = np.concatenate([F[r], F_off[r]])
+            k_r = survival(F_union[:, VARIANTS[variant]], size)  # line 12
+            keep.append(torch.as_tensor(k_r))
+            F[r] = F_union[k_r]
+        pop = union.take(torch.stack(keep).to(device))
+        record(g)
+        if progress is not None:
+            progress(g)
+        if on_state is not None and g % state_every == 0 and g < s.generations:
+            on_state({"runs": [list(r) for r in runs],  # a snapshot: nothing in it changes afterwards
+                      "params": {k: v.detach().cpu().clone() for k, v in pop.params.items()},
+                      "F": [f.copy() for f in F], "hists": copy.deepcopy(hists),
+                      "generators": [gn.get_state() for gn in gens],
+                      "next_generation": g + 1})
+
+    F_test = evaluate(pop, test_e) if test_e is not None else [None] * n_runs
+    for r in range(n_runs):
+        hists[r]["final_val"] = F[r]
+        hists[r]["final_test"] = F_test[r]
+    return hists
