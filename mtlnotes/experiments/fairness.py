@@ -46,7 +46,7 @@ class Config:
     nadir: float = 1.1  # HV reference point after normalisation, §4.1
     record_every: int = 10  # generations between recorded test evaluations (ours)
     split_seed: int = 2021  # one fixed 6:2:2 split per dataset (§4.1) shared by all trials (ours)
-    runs_per_program: int = 60  # (variant, trial) runs trained together as one tensor program (speed only)
+    runs_per_program: int = 12  # (variant, trial) runs trained together as one tensor program (speed only)
 
     def settings(self, dataset: str) -> MOELSettings:
         return MOELSettings(n_hidden=dict(self.hidden)[dataset], lr=dict(self.lr)[dataset], pop_size=self.pop_size,
