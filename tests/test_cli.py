@@ -184,3 +184,18 @@ def test_bad_device_through_python_m_is_one_line_exit_2(tmp_path):
     assert done.stderr.strip().splitlines() == [
         "python -m mtlnotes.experiments.fairness: error: unknown --device 'foo': use cpu, cuda or cuda:N (see --help)"]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("module, argv, says", [
+    ("routing", ["--time-budget", "soon"], "--time-budget needs a value"),
+    ("routing", ["--architectures"], "--architectures needs a value"),
+    ("fairness", ["--dataset", "mnist"], "--dataset needs one of german, compas, adult"),
+])
+def test_chapter_options_end_in_one_line_and_exit_2(module, argv, says, capsys):
+    import importlib
+
+    chapter = importlib.import_module(f"mtlnotes.experiments.{module}")
+    with pytest.raises(SystemExit) as exc:
+        chapter.main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and says in err and len(err.strip().splitlines()) == 1

@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 
 from mtlnotes.experiments.catalog import CHAPTERS, ChapterInfo, last_wall_time, plain_text
 
-__all__ = ["run_cli", "build_parser", "main"]
+__all__ = ["run_cli", "build_parser", "usage_error", "main"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,6 +32,12 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def usage_error(chapter_module: str, message: str) -> NoReturn:
+    """One line on stderr, exit code 2: for the options a chapter's ``main()`` parses itself."""
+    print(f"python -m mtlnotes.experiments.{chapter_module}: error: {message} (see --help)", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def _positive_int(text: str) -> int:

@@ -243,7 +243,9 @@ def main(argv: list[str] | None = None) -> None:
     if "--dataset" in argv:
         i = argv.index("--dataset")
         if i + 1 >= len(argv) or argv[i + 1] not in FAIRNESS_DATASETS:
-            raise SystemExit(f"--dataset needs one of {FAIRNESS_DATASETS}")
+            from mtlnotes.experiments.cli import usage_error
+
+            usage_error("fairness", f"--dataset needs one of {', '.join(FAIRNESS_DATASETS)}")
         name = argv[i + 1]
         del argv[i:i + 2]
         profiles = {k: dataclasses.replace(c, datasets=(name,)) for k, c in profiles.items()}

@@ -390,7 +390,12 @@ def main(argv=None):
                                ("--architectures", "architectures", lambda s: tuple(s.split(",")))):
         if flag in argv:
             i = argv.index(flag)
-            changes[field] = parse(argv[i + 1])
+            try:
+                changes[field] = parse(argv[i + 1])
+            except (IndexError, ValueError):
+                from mtlnotes.experiments.cli import usage_error
+
+                usage_error("routing", f"{flag} needs a value ({'seconds' if field == 'time_budget_s' else 'a,b,c'})")
             del argv[i:i + 2]
     profiles = {p.profile: dataclasses.replace(p, **changes) for p in (QUICK, PAPER, PAPER_CIFAR, PAPER_MIN)}
     return run_cli(CHAPTER, profiles, run, claims, argv)
