@@ -33,6 +33,43 @@ def _python_m(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.
 
 # ---------------------------------------------------------------------------------------------------- --help
 
+EXPERIMENTS = sorted(p.stem for p in (ROOT / "mtlnotes/experiments").glob("*.py")
+                     if p.stem not in {"__init__", "cli", "catalog"})
+
+
+@pytest.mark.parametrize("chapter", EXPERIMENTS)
+def test_every_chapters_help_is_instant(chapter):
+    start = time.perf_counter()
+    done = _python_m(f"mtlnotes.experiments.{chapter}", "--help")
+    elapsed = time.perf_counter() - start
+    assert done.returncode == 0, done.stderr
+    assert elapsed < 2.0, (f"--help took {elapsed:.1f} s: list the chapter in mtlnotes/experiments/catalog.py, or "
+                           "pass run_cli a literal dict of profiles")
+    assert "profiles:" in done.stdout and ":mod:" not in done.stdout and "``" not in done.stdout
+
+
+def test_help_read_from_a_chapters_source(tmp_path):
+    source = tmp_path / "toy.py"
+    source.write_text('''"""Chapter: a toy (Someone, 2021), see :mod:`mtlnotes.data.toy`.
+
+* ``quick`` — small, on a CPU,
+  in minutes.
+* paper — the paper's settings.
+* other — not a profile.
+"""
+from mtlnotes.experiments.cli import run_cli
+if __name__ == "__main__":
+    run_cli("toy", {"quick": QUICK, "paper": PAPER}, run, claims)
+''')
+    from mtlnotes.experiments.catalog import from_source
+
+    info = from_source("toy", source)
+    assert info.description == "Chapter: a toy (Someone, 2021), see mtlnotes.data.toy."
+    assert info.profiles == {"quick": "small, on a CPU, in minutes.", "paper": "the paper's settings."}
+    source.write_text("run_cli('toy', {p.profile: p for p in ALL}, run, claims)")
+    assert from_source("toy", source) is None  # not literal: help after the import instead
+
+
 @pytest.mark.parametrize("chapter", sorted(CHAPTERS))
 def test_help_is_instant_and_the_chapters_own(chapter):
     start = time.perf_counter()

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mtlnotes.experiments.catalog import CHAPTERS, ChapterInfo, last_wall_time, plain_text
+from mtlnotes.experiments.catalog import CHAPTERS, ChapterInfo, from_source, last_wall_time, plain_text
 
 __all__ = ["run_cli", "build_parser", "usage_error", "main"]
 
@@ -121,9 +121,12 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 def chapter_info(module: str, doc: str | None = None, profiles: Sequence[str] = ()) -> ChapterInfo:
-    """The catalog's entry for ``module``, or one made from its docstring (chapters not in the catalog yet)."""
+    """The catalog's entry for ``module``, else one read from its source, else one made from its docstring."""
     if module in CHAPTERS:
         return CHAPTERS[module]
+    found = from_source(module)
+    if found is not None and set(found.profiles) == set(profiles):
+        return found
     return ChapterInfo("", plain_text(doc) or f"Chapter {module}.", {p: "" for p in profiles})
 
 
@@ -140,8 +143,9 @@ def serve_help_early(module: str, argv: Sequence[str]) -> None:
     if module == "cli":
         main(["--help"])
         raise SystemExit(0)
-    if module in CHAPTERS:
-        build_parser(module, CHAPTERS[module]).parse_args(["--help"])
+    info = CHAPTERS.get(module) or from_source(module)
+    if info is not None:
+        build_parser(module, info).parse_args(["--help"])
 
 
 def _check_writable(out: Path) -> str | None:
@@ -188,11 +192,12 @@ def run_cli(chapter: str, profiles: dict[str, Any], run: Callable[..., dict],
     Every bad option ends with one line on stderr and exit code 2, before the run.
     """
     module_name = getattr(run, "__module__", "") or ""
+    doc = getattr(sys.modules.get(module_name), "__doc__", None)
     if module_name == "__main__":  # python -m mtlnotes.experiments.<chapter>
         spec = getattr(sys.modules.get("__main__"), "__spec__", None)
         module_name = spec.name if spec is not None else chapter
     module = module_name.rsplit(".", 1)[-1] or chapter
-    info = chapter_info(module, getattr(sys.modules.get(module_name), "__doc__", None), list(profiles))
+    info = chapter_info(module, doc, list(profiles))
     parser = build_parser(module, info, list(profiles))
     # the chapter's own options (e.g. routing's --time-budget) were consumed by its main(); list them for --help
     for flag, text in info.extra_options.items():
