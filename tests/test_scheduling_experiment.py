@@ -41,3 +41,17 @@ def test_bandit_lambda_grid_brackets_the_chosen_lambda():
     lam = stored["results"]["bandit"]["lambda"]
     assert sorted(float(k) for k in tuning) == sorted(grid)
     assert min(grid) < lam < max(grid)
+
+
+def test_suite_best_policy_claim_is_inconclusive_inside_the_seed_spread():
+    def suite(cf):
+        avg = {"uniform": [0.880, 0.885, 0.890], "task_size": [0.870, 0.875, 0.880], "exp3s": [0.893, 0.890, 0.896],
+               "counterfactual": cf}
+        return {"suite": {"average": avg}}
+
+    def claim(res):
+        return [c for c in chapter.claims(res, chapter.QUICK) if c.claim.startswith("pi^C reaches")][0]
+    tie = claim(suite([0.895, 0.889, 0.896]))                     # 0.1 points above Exp3.S, within the spread
+    assert tie.holds is None and "inconclusive" in tie.note
+    assert claim(suite([0.93, 0.935, 0.94])).holds is True
+    assert claim(suite([0.85, 0.86, 0.855])).holds is False

@@ -531,10 +531,14 @@ def claims(results: dict, config: Config) -> list[Claim]:
                          "ours: offline image suite, mean test accuracy x 100, not GLUE)", GLUE_TABLE1["task_size"]["average"],
                          round(avg["task_size"], 2), bool(avg["task_size"] < min(others) - 1.0), p, "§4.2, Table 1",
                          "holds if more than 1 point below every other policy"))
-        out.append(Claim(CHAPTER, "pi^C reaches the best average score (ours: offline suite)",
-                         GLUE_TABLE1["counterfactual"]["average"], round(avg["counterfactual"], 2),
-                         bool(avg["counterfactual"] >= max(avg.values()) - 1e-9), p, "§4.2, Table 1",
-                         f"uniform {avg['uniform']:.2f}, Exp3.S {avg['exp3s']:.2f}, task size {avg['task_size']:.2f}"))
+        rival = max((m for m in avg if m != "counterfactual"), key=avg.get)
+        best = compare(s["average"]["counterfactual"], s["average"][rival]).verdict("greater")  # paired seeds
+        out.append(Claim(CHAPTER, "pi^C reaches the best average score (ours: offline suite; judged against the "
+                         "best other policy over paired seeds)", GLUE_TABLE1["counterfactual"]["average"],
+                         round(avg["counterfactual"], 2), best, p, "§4.2, Table 1",
+                         f"uniform {avg['uniform']:.2f}, Exp3.S {avg['exp3s']:.2f}, task size {avg['task_size']:.2f}"
+                         + ("; the difference to " + rival + " is inside the seed spread (inconclusive)"
+                            if best is None else "")))
         out.append(Claim(CHAPTER, "Uniform and Exp3.S perform similarly on average (within 1 point; ours: "
                          "offline suite)", f"{GLUE_TABLE1['uniform']['average']} vs {GLUE_TABLE1['exp3s']['average']}",
                          round(avg["exp3s"] - avg["uniform"], 2), bool(abs(avg["exp3s"] - avg["uniform"]) <= 1.0), p,
