@@ -217,14 +217,4 @@ def test_aggregators_reject_bad_gradients(name):
     with pytest.raises(ValueError, match="\\(K, d\\)"):
         m.aggregate(torch.zeros(3))
 
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_float32_and_float64_agree(dtype):
-    g = torch.randn(4, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
-    for name in ["MGDA", "CAGrad", "IMTL-G", "Nash-MTL"]:
-        a = make_method(name, 4, max_norm=None) if name == "Nash-MTL" else make_method(name, 4)
-        b = make_method(name, 4, max_norm=None) if name == "Nash-MTL" else make_method(name, 4)
-        d64 = a.aggregate(g).direction
-        d = b.aggregate(g.to(dtype)).direction
-        assert d.dtype == dtype
-        assert torch.allclose(d.double(), d64, rtol=1e-4, atol=1e-5)
+# float32 against float64 (and the other shared properties): tests/test_weighting_properties.py
