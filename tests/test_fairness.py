@@ -106,6 +106,14 @@ def test_spacing_hand():
     assert spacing([[0.0], [1.0], [3.0]]) == pytest.approx(np.sqrt(1 / 3))
 
 
+def test_wilcoxon_sign_is_inconclusive_when_the_sizes_cannot_reach_the_level():
+    from mtlnotes.fairness.indicators import smallest_ranksum_pvalue
+
+    assert smallest_ranksum_pvalue(2, 2) > 0.05 and smallest_ranksum_pvalue(4, 4) < 0.05
+    # 2 against 2 trials, completely separated: still no evidence either way
+    assert wilcoxon_sign([10.0, 11.0], [1.0, 2.0], higher_is_better=True) == "?"
+
+
 def test_wilcoxon_sign():
     a, b = np.arange(10.0) + 100, np.arange(10.0)
     assert wilcoxon_sign(a, b, higher_is_better=True) == "+"

@@ -145,14 +145,28 @@ def spacing(F) -> float:
     return float(np.sqrt(((d - d.mean()) ** 2).sum() / (len(F) - 1)))
 
 
+def smallest_ranksum_pvalue(n_a: int, n_b: int) -> float:
+    """The smallest two-sided p-value the rank-sum test can give for samples of sizes ``n_a`` and ``n_b``
+    (complete separation): below ``level`` only when the samples are large enough to show a difference."""
+    return float(ranksums(np.arange(n_b, n_b + n_a), np.arange(n_b)).pvalue)
+
+
+#: the sign of a comparison whose sample sizes cannot reach the significance level
+INCONCLUSIVE = "?"
+
+
 def wilcoxon_sign(ours, reference, higher_is_better: bool, level: float = 0.05) -> str:
     """"+" / "≈" / "-": is ``ours`` statistically better / similar / worse than ``reference``?
 
     Two-sided Wilcoxon rank-sum test (scipy.stats.ranksums) at ``level``; the direction comes from the means.
+    Returns :data:`INCONCLUSIVE` ("?") when the sample sizes cannot reach ``level`` at all (e.g. 2 against 2
+    trials): such a comparison says nothing, and must not read as "similar".
     """
     a, b = np.asarray(ours, float), np.asarray(reference, float)
     if len(a) < 2 or len(b) < 2:
         raise ValueError(f"need at least 2 values per sample, got {len(a)} and {len(b)}")
+    if not smallest_ranksum_pvalue(len(a), len(b)) < level:
+        return INCONCLUSIVE
     if np.allclose(a, a[0]) and np.allclose(b, a[0]):
         return "≈"
     pvalue = ranksums(a, b).pvalue
