@@ -1,9 +1,9 @@
 """Benchmark: per-task gradients of a shared trunk, the reference loop vs the fast paths, with a cost breakdown.
 
-``mtlnotes.gradients.shared_trunk_gradients`` with ``method="reference"`` (K backward passes through the trunk),
-``method="layerwise"`` (the fast path on CPU: one hand-written backward with the K tasks batched,
-``mtlnotes.layerwise``) and ``method="vmap"`` (one vectorised VJP through the trunk), plus the generic
-``per_task_gradients(..., method="batched")`` (``is_grads_batched``). Trunk: the MultiLeNet encoder of the chapter
+``mtlnotes.gradients.shared_trunk_gradients`` with ``engine="reference"`` (K backward passes through the trunk),
+``engine="layerwise"`` (the fast path on CPU: one hand-written backward with the K tasks batched,
+``mtlnotes.gradients._layerwise``) and ``engine="vmap"`` (one vectorised VJP through the trunk), plus the generic
+``per_task_gradients(..., engine="vmap")`` (``is_grads_batched``). Trunk: the MultiLeNet encoder of the chapter
 at batch 100 and 256 (the quick profile's); heads: one linear layer per task. Target (issue #4): fast ≤ 0.6 ×
 reference at K ≥ 4.
 
@@ -14,7 +14,7 @@ backward passes to ∂L_k/∂z) and b the trunk backward for one task, the refer
 F' + H + T_K, T_K the batched VJP of K cotangents. torch's batching rules loop over the K cotangents in the
 convolution and max-pool backward kernels, so T_K ≈ K·b on the CPU; the layerwise path shares the saved inputs,
 masks and arg-max across tasks, batches the K cotangents through each layer and gets each convolution's weight
-gradients for all tasks from one forward convolution (see ``mtlnotes.layerwise``). The floor of any method is
+gradients for all tasks from one forward convolution (see ``mtlnotes.gradients._layerwise``). The floor of any method is
 (F + H)/(F + H + K·b).
 
 Usage: ``python benchmarks/gradients_engine.py [--reps 25] [--ks 2,4,8,11] [--batches 100,256] [--threads 2]
@@ -57,12 +57,12 @@ def _parts(trunk, x, task_losses):
     z_leaf = z.detach().requires_grad_(True)
     losses = task_losses(z_leaf)
     k = losses.shape[0]
-    rep = per_task_gradients(losses, [z_leaf], method="reference").reshape(k, *z.shape)
+    rep = per_task_gradients(losses, [z_leaf], engine="reference").reshape(k, *z.shape)
     _, vjp_fn = vjp(lambda *ps: functional_call(trunk, dict(zip(names, ps)), (x,)), *params)
 
     def heads():
         zl = z.detach().requires_grad_(True)
-        per_task_gradients(task_losses(zl), [zl], method="reference", retain_graph=False)
+        per_task_gradients(task_losses(zl), [zl], engine="reference", retain_graph=False)
 
     return {
         "forward": lambda: trunk(x),
@@ -91,7 +91,7 @@ def main() -> None:
             fns = {"reference": lambda: shared_trunk_gradients(trunk, x, task_losses, "reference"),
                    "layerwise": lambda: shared_trunk_gradients(trunk, x, task_losses, "layerwise"),
                    "vmap": lambda: shared_trunk_gradients(trunk, x, task_losses, "vmap"),
-                   "is_grads_batched": lambda: per_task_gradients(task_losses(trunk(x)), params, "batched",
+                   "is_grads_batched": lambda: per_task_gradients(task_losses(trunk(x)), params, "vmap",
                                                                   retain_graph=False),
                    **_parts(trunk, x, task_losses)}
             for fn in fns.values():  # warm-up

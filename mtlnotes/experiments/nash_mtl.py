@@ -171,7 +171,7 @@ def run_toy(config: Config, methods: tuple[str, ...] | None = None) -> dict:
                 if (step + 1) % config.toy_record_every == 0:
                     traj.append(x.detach().tolist())
             f = toy_losses(x, config.toy_scale)
-            g = per_task_gradients(f, [x], method="reference", retain_graph=False)
+            g = per_task_gradients(f, [x], engine="reference", retain_graph=False)
             mn = _hull_min_norm(g)
             runs.append({"start": list(start), "trajectory": traj, "final_x": x.detach().tolist(),
                          "final_losses": f.detach().tolist(), "hull_min_norm": mn,
@@ -234,7 +234,7 @@ def _toy_step(method, f: torch.Tensor, x: torch.Tensor) -> None:
     if reuse is not None:
         (reuse.to(f.dtype) * f).sum().backward()
     else:  # GradDrop acts on the (here: only) shared variables
-        g = per_task_gradients(f, [x], method="reference", retain_graph=False)
+        g = per_task_gradients(f, [x], engine="reference", retain_graph=False)
         x.grad = method.aggregate(g, f.detach()).direction.detach().clone()
     if method.clip_norm() is not None:
         n = float(x.grad.norm())

@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from mtlnotes.gradients import assign_gradient, per_task_gradients, shared_trunk_gradients
+from mtlnotes.gradients import Engine, assign_gradient, per_task_gradients, shared_trunk_gradients
 from mtlnotes.models import HardSharingNet
 from mtlnotes.weighting.base import GradientAggregator, LossWeighting, Weighting
 
@@ -50,7 +50,7 @@ def _not_a_weighting(method: object) -> TypeError:
 
 def multitask_step(model: HardSharingNet, method: Weighting, x: torch.Tensor, targets: Sequence[torch.Tensor],
                    loss_fns: Sequence[LossFn], optimizer: torch.optim.Optimizer,
-                   gradient_engine: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+                   gradient_engine: Engine = "auto") -> tuple[torch.Tensor, torch.Tensor]:
     """One step; returns (losses (K,), task weights (K,)), both detached.
 
     ``targets[k]`` and ``loss_fns[k]`` belong to head k; ``gradient_engine`` is ``"auto"`` (the fastest
@@ -74,7 +74,7 @@ def multitask_step(model: HardSharingNet, method: Weighting, x: torch.Tensor, ta
             weights = reuse.detach().to(losses.dtype)
             (weights * losses).sum().backward()
         else:
-            tg = shared_trunk_gradients(model.trunk, x, task_losses, method=gradient_engine)
+            tg = shared_trunk_gradients(model.trunk, x, task_losses, engine=gradient_engine)
             losses = tg.losses
             if method.gradient_space == "representation":
                 agg = method.aggregate(tg.rep_grads.detach().reshape(k, -1), losses.detach())
@@ -94,7 +94,7 @@ def multitask_step(model: HardSharingNet, method: Weighting, x: torch.Tensor, ta
 
 def shared_parameter_step(compute_losses: Callable[[], torch.Tensor], shared: Sequence[torch.Tensor],
                           task_params: Sequence[Sequence[torch.Tensor]], method: Weighting,
-                          optimizer: torch.optim.Optimizer, gradient_engine: str = "reference",
+                          optimizer: torch.optim.Optimizer, gradient_engine: Engine = "reference",
                           ) -> tuple[torch.Tensor, torch.Tensor]:
     """One step for networks that are not a trunk plus heads (e.g. MTAN, whose task attention modules read the
     shared features at every stage); returns (losses (K,), task weights (K,)), both detached.
@@ -102,7 +102,7 @@ def shared_parameter_step(compute_losses: Callable[[], torch.Tensor], shared: Se
     ``compute_losses()`` runs the forward pass and returns the K task losses; ``shared`` are the shared parameters
     (d scalars), ``task_params[k]`` task k's own parameters. Loss weightings back-propagate their combined
     objective. Gradient aggregators get the (K, d) per-task gradients of ``shared`` from
-    :func:`mtlnotes.gradients.per_task_gradients` (``gradient_engine`` ``"reference"`` or ``"batched"``); the
+    :func:`mtlnotes.gradients.per_task_gradients` (``gradient_engine`` ``"reference"`` or ``"vmap"``); the
     shared parameters receive the aggregated direction and task k's parameters the gradient of w_k L_k (w_k the
     method's task weight, 1 when it gives none), as in :func:`multitask_step`. Without a single shared
     representation, GradDrop acts on the shared parameters' gradients here.
@@ -123,7 +123,7 @@ def shared_parameter_step(compute_losses: Callable[[], torch.Tensor], shared: Se
             weights = reuse.detach().to(losses)
             (weights * losses).sum().backward()
         else:
-            grads = per_task_gradients(losses, shared, method=gradient_engine, retain_graph=True)
+            grads = per_task_gradients(losses, shared, engine=gradient_engine, retain_graph=True)
             agg = method.aggregate(grads.detach(), losses.detach())
             weights = torch.ones_like(losses.detach()) if agg.weights is None else agg.weights.detach().to(losses)
             flat_own = [p for ps in own for p in ps]

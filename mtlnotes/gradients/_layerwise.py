@@ -25,20 +25,24 @@ numbers), ``nn.Linear``, ReLU (module, ``torch.relu``, ``F.relu`` or ``.relu()``
 flatten / view / reshape, ``nn.Identity`` and ``nn.Dropout`` in eval mode (or p = 0); the chain is read with
 ``torch.fx``. Anything else (batch norm, residual additions, attention, ...) raises
 :class:`UnsupportedTrunkError` naming the layer, and :func:`mtlnotes.gradients.shared_trunk_gradients` with
-``method="auto"`` then uses the vmap path. The results equal autograd's to float rounding (tests: 1e-5).
+``engine="auto"`` then uses the vmap path. The results equal autograd's to float rounding (tests: 1e-5).
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-__all__ = ["UnsupportedTrunkError", "LayerwiseTrunk", "Tape", "layerwise_trunk"]
+from mtlnotes.gradients._common import TrunkGradients
+from mtlnotes.gradients._reference import head_cotangents
+
+__all__ = ["UnsupportedTrunkError", "LayerwiseTrunk", "Tape", "layerwise_trunk", "trunk_gradients"]
 
 _RELU_FUNCTIONS = (torch.relu, F.relu)
 _FLATTEN_FUNCTIONS = (torch.flatten,)
@@ -195,7 +199,7 @@ class LayerwiseTrunk:
                 elif step.kind == "identity":
                     if isinstance(step.module, nn.Dropout) and step.module.training and step.module.p > 0:
                         raise UnsupportedTrunkError(f"{node.target}: dropout in training mode is random per call; "
-                                                    "put the trunk in eval mode or use method='vmap'")
+                                                    "put the trunk in eval mode or use engine='vmap'")
                     out = inp
                 elif node.op == "call_module":
                     out = step.module(inp)
@@ -331,7 +335,7 @@ _CACHE: "weakref.WeakKeyDictionary[nn.Module, LayerwiseTrunk | UnsupportedTrunkE
 
 def layerwise_trunk(trunk: nn.Module) -> LayerwiseTrunk:
     """The (cached) :class:`LayerwiseTrunk` of ``trunk``; raises :class:`UnsupportedTrunkError` when its layers
-    are not all supported (the verdict is cached too, so ``method="auto"`` traces a trunk once). The cache holds
+    are not all supported (the verdict is cached too, so ``engine="auto"`` traces a trunk once). The cache holds
     the traced layer chain: replacing a layer of ``trunk`` afterwards needs a new ``LayerwiseTrunk(trunk)``. It
     also keeps the max-pool backward's buffers between calls (about K·B·C·h·w values per pooling layer); free
     them with ``layerwise_trunk(trunk).release_workspace()``."""
@@ -345,3 +349,17 @@ def layerwise_trunk(trunk: nn.Module) -> LayerwiseTrunk:
     if isinstance(hit, UnsupportedTrunkError):
         raise hit
     return hit
+
+
+def trunk_gradients(engine: LayerwiseTrunk, x: torch.Tensor,
+                    task_losses: Callable[[torch.Tensor], torch.Tensor]) -> TrunkGradients:
+    """The layerwise engine of :func:`mtlnotes.gradients.shared_trunk_gradients`, given the trunk's
+    :class:`LayerwiseTrunk`."""
+    z, tape = engine.forward(x)  # may raise UnsupportedTrunkError (dropout in training mode) before any work
+    losses, rep = head_cotangents(task_losses, z)
+    grads = engine.backward(tape, rep)
+
+    def backward_trunk(v: torch.Tensor) -> torch.Tensor:
+        return engine.backward(tape, v.unsqueeze(0))[0]
+
+    return TrunkGradients(grads, rep, losses, backward_trunk)

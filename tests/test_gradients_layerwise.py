@@ -1,12 +1,12 @@
 """The layerwise (hand-written, task-batched) backward: equal to autograd's per-task gradients on every layer
-kind and wiring it claims to support, a clear error for the rest, and ``method="auto"`` falling back to vmap."""
+kind and wiring it claims to support, a clear error for the rest, and ``engine="auto"`` falling back to vmap."""
 
 import pytest
 import torch
 from torch import nn
 
 from mtlnotes.gradients import per_task_gradients, shared_trunk_gradients
-from mtlnotes.layerwise import LayerwiseTrunk, UnsupportedTrunkError, layerwise_trunk
+from mtlnotes.gradients._layerwise import LayerwiseTrunk, UnsupportedTrunkError, layerwise_trunk
 from mtlnotes.models import MultiLeNetEncoder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -66,11 +66,11 @@ def _problem(name: str, k: int, dtype=torch.float64, batch: int = 6):
 def test_equals_autograd_per_task_gradients(name, k):
     trunk, x, task_losses = _problem(name, k)
     # the definition: one autograd backward per task through the whole network
-    expected = per_task_gradients(task_losses(trunk(x)), list(trunk.parameters()), method="reference")
-    got = shared_trunk_gradients(trunk, x, task_losses, method="layerwise")
+    expected = per_task_gradients(task_losses(trunk(x)), list(trunk.parameters()), engine="reference")
+    got = shared_trunk_gradients(trunk, x, task_losses, engine="layerwise")
     assert got.grads.shape == expected.shape
     assert torch.allclose(got.grads, expected, rtol=1e-10, atol=1e-12)  # float64: exact up to rounding
-    ref = shared_trunk_gradients(trunk, x, task_losses, method="reference")
+    ref = shared_trunk_gradients(trunk, x, task_losses, engine="reference")
     assert torch.allclose(got.rep_grads, ref.rep_grads, rtol=1e-12, atol=0)
     assert torch.allclose(got.losses, ref.losses, rtol=1e-12, atol=0)
     # backward_trunk is the VJP of one representation cotangent
@@ -81,14 +81,14 @@ def test_equals_autograd_per_task_gradients(name, k):
 @pytest.mark.parametrize("k", [2, 4, 11])
 def test_float32_agrees_to_1e_5_at_the_chapter_batch(k):
     trunk, x, task_losses = _problem("multilenet", k, dtype=torch.float32, batch=100)
-    ref = shared_trunk_gradients(trunk, x, task_losses, method="reference").grads
-    got = shared_trunk_gradients(trunk, x, task_losses, method="layerwise").grads
+    ref = shared_trunk_gradients(trunk, x, task_losses, engine="reference").grads
+    got = shared_trunk_gradients(trunk, x, task_losses, engine="layerwise").grads
     assert (got - ref).abs().max() <= 1e-5 * max(1.0, ref.abs().max().item())
 
 
 def test_heads_stay_differentiable_and_gradients_sum_to_the_total():
     trunk, x, task_losses = _problem("multilenet", 3)
-    got = shared_trunk_gradients(trunk, x, task_losses, method="layerwise")
+    got = shared_trunk_gradients(trunk, x, task_losses, engine="layerwise")
     total = torch.cat([g.flatten() for g in torch.autograd.grad(task_losses(trunk(x)).sum(), trunk.parameters())])
     assert torch.allclose(got.grads.sum(0), total, rtol=1e-10, atol=1e-12)
     assert got.losses.requires_grad  # the trainer back-propagates a weighted sum into the heads
@@ -99,11 +99,11 @@ def test_frozen_layer_is_left_out():
     trunk[0].weight.requires_grad_(False)
     trunk[6].bias.requires_grad_(False)
     live = [p for p in trunk.parameters() if p.requires_grad]
-    expected = per_task_gradients(task_losses(trunk(x)), live, method="reference")
+    expected = per_task_gradients(task_losses(trunk(x)), live, engine="reference")
     got = LayerwiseTrunk(trunk)
     z, tape = got.forward(x)
     zl = z.detach().requires_grad_(True)
-    rep = per_task_gradients(task_losses(zl), [zl], method="reference").reshape(2, *z.shape)
+    rep = per_task_gradients(task_losses(zl), [zl], engine="reference").reshape(2, *z.shape)
     assert torch.allclose(got.backward(tape, rep), expected, rtol=1e-10, atol=1e-12)
 
 
@@ -171,9 +171,9 @@ def test_auto_falls_back_to_vmap_and_layerwise_refuses():
         return torch.stack([h(z).pow(2).mean() for h in heads])
 
     with pytest.raises(UnsupportedTrunkError, match="Tanh"):
-        shared_trunk_gradients(trunk, x, task_losses, method="layerwise")
-    auto = shared_trunk_gradients(trunk, x, task_losses, method="auto")
-    ref = shared_trunk_gradients(trunk, x, task_losses, method="reference")
+        shared_trunk_gradients(trunk, x, task_losses, engine="layerwise")
+    auto = shared_trunk_gradients(trunk, x, task_losses, engine="auto")
+    ref = shared_trunk_gradients(trunk, x, task_losses, engine="reference")
     assert torch.allclose(auto.grads, ref.grads, rtol=1e-10, atol=1e-12)
 
 
@@ -186,10 +186,10 @@ def test_dropout_in_training_mode_is_refused_and_auto_still_answers():
         return torch.stack([z.pow(2).mean(), z.sum()])
 
     with pytest.raises(UnsupportedTrunkError, match="dropout in training mode"):
-        shared_trunk_gradients(trunk, x, task_losses, method="layerwise")
+        shared_trunk_gradients(trunk, x, task_losses, engine="layerwise")
     trunk.eval()
-    got = shared_trunk_gradients(trunk, x, task_losses, method="layerwise")
-    ref = shared_trunk_gradients(trunk, x, task_losses, method="reference")
+    got = shared_trunk_gradients(trunk, x, task_losses, engine="layerwise")
+    ref = shared_trunk_gradients(trunk, x, task_losses, engine="reference")
     assert torch.allclose(got.grads, ref.grads, rtol=1e-10, atol=1e-12)
 
 
@@ -201,25 +201,25 @@ def test_engine_and_refusal_are_cached_per_trunk(monkeypatch):
     with pytest.raises(UnsupportedTrunkError, match="Tanh"):
         layerwise_trunk(bad)
     traces = []
-    monkeypatch.setattr("mtlnotes.layerwise.fx.symbolic_trace", lambda m: traces.append(m))
+    monkeypatch.setattr("mtlnotes.gradients._layerwise.fx.symbolic_trace", lambda m: traces.append(m))
     with pytest.raises(UnsupportedTrunkError, match="Tanh"):
         layerwise_trunk(bad)                     # the verdict comes from the cache: no second trace
     assert traces == []
 
 
-def test_bad_method_names_the_choices():
+def test_bad_engine_names_the_choices():
     trunk, x, task_losses = _problem("mlp", 1)
-    with pytest.raises(ValueError, match="'auto', 'layerwise', 'vmap' or 'reference'"):
-        shared_trunk_gradients(trunk, x, task_losses, method="fast")
+    with pytest.raises(ValueError, match="'reference', 'layerwise', 'vmap', 'auto'"):
+        shared_trunk_gradients(trunk, x, task_losses, engine="fast")
 
 
 def test_weight_gradients_split_into_calls_give_the_same_numbers(monkeypatch):
     # a cap below one task's cotangent bytes: every task gets its own weight-gradient convolution
     trunk, x, task_losses = _problem("multilenet", 5)
-    whole = shared_trunk_gradients(trunk, x, task_losses, method="layerwise").grads
-    monkeypatch.setattr("mtlnotes.layerwise._FILTER_BYTES", 1)
-    got = shared_trunk_gradients(trunk, x, task_losses, method="layerwise").grads
-    expected = per_task_gradients(task_losses(trunk(x)), list(trunk.parameters()), method="reference")
+    whole = shared_trunk_gradients(trunk, x, task_losses, engine="layerwise").grads
+    monkeypatch.setattr("mtlnotes.gradients._layerwise._FILTER_BYTES", 1)
+    got = shared_trunk_gradients(trunk, x, task_losses, engine="layerwise").grads
+    expected = per_task_gradients(task_losses(trunk(x)), list(trunk.parameters()), engine="reference")
     assert torch.allclose(got, expected, rtol=1e-10, atol=1e-12)
     assert torch.allclose(got, whole, rtol=1e-10, atol=1e-12)
 
@@ -233,23 +233,23 @@ def test_reused_buffers_leak_nothing_between_calls():
     def losses2(z):
         return losses1(z)[:2] * torch.tensor([0.5, 2.0], dtype=z.dtype)
 
-    first = shared_trunk_gradients(trunk, x1, losses1, method="layerwise")
+    first = shared_trunk_gradients(trunk, x1, losses1, engine="layerwise")
     kept = first.grads.clone()
-    second = shared_trunk_gradients(trunk, x2, losses2, method="layerwise")
+    second = shared_trunk_gradients(trunk, x2, losses2, engine="layerwise")
     assert torch.equal(first.grads, kept)
-    expected = per_task_gradients(losses2(trunk(x2)), list(trunk.parameters()), method="reference")
+    expected = per_task_gradients(losses2(trunk(x2)), list(trunk.parameters()), engine="reference")
     assert torch.allclose(second.grads, expected, rtol=1e-10, atol=1e-12)
     v = torch.randn_like(first.rep_grads[0])  # a one-task backward through the first call's tape
     assert torch.allclose(first.backward_trunk(v),
-                          shared_trunk_gradients(trunk, x1, losses1, method="reference").backward_trunk(v),
+                          shared_trunk_gradients(trunk, x1, losses1, engine="reference").backward_trunk(v),
                           rtol=1e-10, atol=1e-12)
     # same K and shapes as the first call, other inputs: the very buffers the first call wrote are reused
-    third = shared_trunk_gradients(trunk, x2, losses1, method="layerwise")
-    expected3 = per_task_gradients(losses1(trunk(x2)), list(trunk.parameters()), method="reference")
+    third = shared_trunk_gradients(trunk, x2, losses1, engine="layerwise")
+    expected3 = per_task_gradients(losses1(trunk(x2)), list(trunk.parameters()), engine="reference")
     assert torch.allclose(third.grads, expected3, rtol=1e-10, atol=1e-12)
     assert torch.equal(first.grads, kept)
     layerwise_trunk(trunk).release_workspace()
-    assert torch.equal(shared_trunk_gradients(trunk, x1, losses1, method="layerwise").grads, kept)
+    assert torch.equal(shared_trunk_gradients(trunk, x1, losses1, engine="layerwise").grads, kept)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -266,7 +266,7 @@ def test_max_pool_ties_break_as_autograd_does(dtype):
     x = tile.repeat(6, 6)[:28, :28].expand(x.shape[0], 1, 28, 28).contiguous()
     h = trunk.features[0](x)
     assert torch.equal(h, h[:, :, :1, :1].expand_as(h))  # every window of every channel ties
-    expected = per_task_gradients(task_losses(trunk(x)), list(trunk.parameters()), method="reference")
-    got = shared_trunk_gradients(trunk, x, task_losses, method="layerwise").grads
+    expected = per_task_gradients(task_losses(trunk(x)), list(trunk.parameters()), engine="reference")
+    got = shared_trunk_gradients(trunk, x, task_losses, engine="layerwise").grads
     tol = (1e-10, 1e-12) if dtype == torch.float64 else (1e-5, 1e-6)
     assert torch.allclose(got, expected, rtol=tol[0], atol=tol[1])
