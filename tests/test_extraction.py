@@ -98,9 +98,10 @@ def _batch(vocab_texts=("今天下雨了我很难过", "他因为考试失败而
     return vocab, mrc_batch(vocab, list(vocab_texts), [[(0, 3)], [(3, 6)]], QUERIES["cause"], max_len=40)
 
 
-def _model(structure, vocab, lam=0.5, seed=0):
+def _model(structure, vocab, lam=0.5, seed=0, head_layer="bilstm"):
     torch.manual_seed(seed)
-    return MRCExtractor(BiLSTMEncoder(len(vocab), 8, 4, dropout=0.0), structure, lam=lam, dropout=0.0).eval()
+    return MRCExtractor(BiLSTMEncoder(len(vocab), 8, 4, dropout=0.0), structure, lam=lam, dropout=0.0,
+                        head_layer=head_layer).eval()
 
 
 def test_total_loss_is_eq18():
@@ -113,10 +114,11 @@ def test_total_loss_is_eq18():
     assert set(_model("boundary", vocab).losses(b)) == {"bdy", "total"}
 
 
-def test_hierarchy_residual_eq16():
+@pytest.mark.parametrize("head_layer", ["bilstm", "conv"])
+def test_hierarchy_residual_eq16(head_layer):
     """With BiLSTM_tag silenced (H_tag = 0) the hierarchy's boundary logits equal the parallel model's (X_bdy = H)."""
     vocab, b = _batch()
-    par, hier = _model("parallel", vocab), _model("hierarchy", vocab)
+    par, hier = _model("parallel", vocab, head_layer=head_layer), _model("hierarchy", vocab, head_layer=head_layer)
     hier.load_state_dict(par.state_dict())
     assert not torch.allclose(par(b)["start"], hier(b)["start"])
     with torch.no_grad():
@@ -125,14 +127,24 @@ def test_hierarchy_residual_eq16():
     assert torch.allclose(par(b)["start"], hier(b)["start"]) and torch.allclose(par(b)["end"], hier(b)["end"])
 
 
-def test_boundary_depends_on_tag_branch_only_in_hierarchy():
+@pytest.mark.parametrize("head_layer", ["bilstm", "conv"])
+def test_boundary_depends_on_tag_branch_only_in_hierarchy(head_layer):
     vocab, b = _batch()
     for structure, expect in (("parallel", False), ("hierarchy", True)):
-        m = _model(structure, vocab)
+        m = _model(structure, vocab, head_layer=head_layer)
         m.zero_grad()
         m(b)["start"].sum().backward()
         g = sum(p.grad.abs().sum().item() for p in m.tag.lstm.parameters() if p.grad is not None)
         assert (g > 0) is expect
+
+
+def test_conv_head_ignores_padding():
+    vocab, b = _batch()
+    m = _model("hierarchy", vocab, head_layer="conv")
+    one = {k: v[:1] for k, v in b.items()}  # the shorter passage: padded in the batch
+    n = int(one["attention"].sum())
+    trimmed = {k: (v[:, :n] if isinstance(v, torch.Tensor) else v) for k, v in one.items()}
+    assert torch.allclose(m(one)["start"][:, :n], m(trimmed)["start"], atol=1e-6)
 
 
 def test_losses_ignore_query_and_padding():

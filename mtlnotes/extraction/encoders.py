@@ -28,11 +28,33 @@ def run_lstm(lstm: nn.LSTM, x: torch.Tensor, attention: torch.Tensor) -> torch.T
     return out
 
 
-class CharTransformerEncoder(nn.Module):
-    """Character, position and segment embeddings + ``layers`` Transformer encoder layers (BERT's layout, tiny).
+class _Block(nn.Module):
+    """A pre-norm Transformer encoder layer (self-attention + GELU feed-forward), written with
+    ``scaled_dot_product_attention`` so that CPU runs take the fused kernel."""
 
-    ``dim`` model width, ``heads`` attention heads, ``ff`` feed-forward width, ``max_len`` positions.
-    """
+    def __init__(self, dim: int, heads: int, ff: int, dropout: float) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"dim {dim} is not divisible by {heads} heads")
+        self.heads, self.dropout = heads, dropout
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+        self.ff = nn.Sequential(nn.Linear(dim, ff), nn.GELU(), nn.Linear(ff, dim))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+        B, L, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(B, L, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        a = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=attention[:, None, None, :],
+                                                       dropout_p=self.dropout if self.training else 0.0)
+        x = x + self.drop(self.proj(a.transpose(1, 2).reshape(B, L, d)))
+        return x + self.drop(self.ff(self.norm2(x)))
+
+
+class CharTransformerEncoder(nn.Module):
+    """Character, position and segment embeddings + ``layers`` pre-norm Transformer layers (BERT's layout, tiny),
+    trained from scratch. ``dim`` model width, ``heads`` attention heads, ``ff`` feed-forward width, ``max_len``
+    positions. Padding (``attention`` False) is never attended to."""
 
     def __init__(self, vocab_size: int, dim: int = 64, layers: int = 2, heads: int = 4, ff: int = 128,
                  max_len: int = 160, dropout: float = 0.1) -> None:
@@ -41,17 +63,18 @@ class CharTransformerEncoder(nn.Module):
         self.tokens = nn.Embedding(vocab_size, dim, padding_idx=0)
         self.positions = nn.Embedding(max_len, dim)
         self.segments = nn.Embedding(2, dim)
-        self.norm = nn.LayerNorm(dim)
         self.drop = nn.Dropout(dropout)
-        layer = nn.TransformerEncoderLayer(dim, heads, ff, dropout, activation="gelu", batch_first=True)
-        self.layers = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.layers = nn.ModuleList(_Block(dim, heads, ff, dropout) for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
 
     def forward(self, ids: torch.Tensor, segments: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
         if ids.shape[1] > self.max_len:
             raise ValueError(f"sequence length {ids.shape[1]} exceeds the encoder's max_len {self.max_len}")
         pos = torch.arange(ids.shape[1], device=ids.device)
-        x = self.drop(self.norm(self.tokens(ids) + self.positions(pos)[None] + self.segments(segments)))
-        return self.layers(x, src_key_padding_mask=~attention)
+        x = self.drop(self.tokens(ids) + self.positions(pos)[None] + self.segments(segments))
+        for layer in self.layers:
+            x = layer(x, attention)
+        return self.norm(x)
 
 
 class BiLSTMEncoder(nn.Module):

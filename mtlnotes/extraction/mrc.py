@@ -32,9 +32,11 @@ STRUCTURES: tuple[str, ...] = ("tag", "boundary", "parallel", "hierarchy")
 
 class MRCExtractor(nn.Module):
     """Query-aware encoder + tag and/or boundary heads; BiLSTMs have ``encoder.dim // 2`` units per direction
-    so that ``H_tag`` has the width of ``H`` (needed by the residual ``X_bdy = H + H_tag``)."""
+    so that ``H_tag`` has the width of ``H`` (needed by the residual ``X_bdy = H + H_tag``). ``head_layer="conv"``
+    replaces the heads' BiLSTMs by width-3 convolutions (a CPU-time compromise, not the paper's model)."""
 
-    def __init__(self, encoder: nn.Module, structure: Structure, lam: float = 0.5, dropout: float = 0.1) -> None:
+    def __init__(self, encoder: nn.Module, structure: Structure, lam: float = 0.5, dropout: float = 0.1,
+                 head_layer: str = "bilstm") -> None:
         super().__init__()
         if structure not in STRUCTURES:
             raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}")
@@ -44,8 +46,8 @@ class MRCExtractor(nn.Module):
         if dim % 2:
             raise ValueError(f"the encoder width must be even (BiLSTM halves), got {dim}")
         self.encoder, self.structure, self.lam = encoder, structure, lam
-        self.tag = TagHead(dim, dim // 2, dropout) if structure != "boundary" else None
-        self.bdy = BoundaryHead(dim, dim // 2, dropout) if structure != "tag" else None
+        self.tag = TagHead(dim, dim // 2, dropout, head_layer) if structure != "boundary" else None
+        self.bdy = BoundaryHead(dim, dim // 2, dropout, head_layer) if structure != "tag" else None
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         """Logits ``tag`` (B, L, 2) and/or ``start``, ``end`` (B, L, 2)."""

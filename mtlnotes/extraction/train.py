@@ -34,7 +34,7 @@ from mtlnotes.extraction.spans import Span, span_counts
 from mtlnotes.extraction.tokenize import QUERIES, CharVocab
 from mtlnotes.fit import fit
 
-__all__ = ["METHODS", "ELEMENTS", "TrainSettings", "build_model", "make_optimizer", "make_batches", "predict",
+__all__ = ["METHODS", "ELEMENTS", "TrainSettings", "build_model", "make_optimizer", "make_batches", "to_device", "predict",
            "evaluate", "train_and_evaluate"]
 
 METHODS: dict[str, str] = {"lstm_crf": "LSTM-CRF", "tagger": "Tagger", "mrc_tag": "MRC(Tag)",
@@ -56,12 +56,13 @@ class TrainSettings:
     max_len: int = 160  # §4.3, CEAC
     lam: float = 0.5  # Eq. 18
     optimizer: str = "adam"  # "adam" (non-BERT, §4.3) or "adamw" (BERT, §4.3)
+    head_layer: str = "bilstm"  # the MRC heads' sequence layer: "bilstm" (§3.2) or "conv" (ours, cheaper)
 
 
-def build_model(method: str, encoder: nn.Module, lam: float = 0.5) -> nn.Module:
+def build_model(method: str, encoder: nn.Module, lam: float = 0.5, head_layer: str = "bilstm") -> nn.Module:
     """The model of ``method`` on ``encoder`` (for ``lstm_crf`` pass a :class:`BiLSTMEncoder`)."""
     if method in _STRUCTURE:
-        return MRCExtractor(encoder, _STRUCTURE[method], lam=lam)
+        return MRCExtractor(encoder, _STRUCTURE[method], lam=lam, head_layer=head_layer)
     if method in ("lstm_crf", "tagger"):
         return SequenceLabeler(encoder, n_types=len(ELEMENTS), crf=method == "lstm_crf")
     raise ValueError(f"unknown method {method!r}; expected one of {sorted(METHODS)}")
@@ -121,13 +122,22 @@ def make_batches(method: str, vocab: CharVocab, texts: Sequence[str], spans: dic
     return [_collate(method, vocab, texts, spans, c, max_len) for c in chunks]
 
 
-def predict(model: nn.Module, batches: Sequence[dict]) -> tuple[dict[str, list], dict[str, list]]:
+def to_device(batch: dict, device: torch.device | str | None) -> dict:
+    """The batch with its tensors on ``device`` (other entries unchanged)."""
+    if device is None:
+        return batch
+    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def predict(model: nn.Module, batches: Sequence[dict],
+            device: torch.device | str | None = None) -> tuple[dict[str, list], dict[str, list]]:
     """(predicted, gold) spans per element, in the order of ``batches``."""
     model.eval()
     pred: dict[str, list] = {e: [] for e in ELEMENTS}
     gold: dict[str, list] = {e: [] for e in ELEMENTS}
     with torch.no_grad():
         for batch in batches:
+            batch = to_device(batch, device)
             if isinstance(model, MRCExtractor):
                 element = batch["element"]
                 pred[element] += model.decode(batch)
@@ -159,18 +169,21 @@ def _prf(correct: int, n_pred: int, n_gold: int) -> dict[str, float]:
 
 def train_and_evaluate(method: str, make_encoder: Callable[[], nn.Module], vocab: CharVocab,
                        train: tuple[Sequence[str], dict], test: tuple[Sequence[str], dict], settings: TrainSettings,
-                       seed: int, checkpoint: CheckpointStore | None = None, key: str = "fit") -> dict:
+                       seed: int, checkpoint: CheckpointStore | None = None, key: str = "fit",
+                       device: torch.device | str | None = None) -> dict:
     """Train ``method`` on ``train`` = (texts, spans per element) and score it on ``test``.
 
     Returns ``{"scores": evaluate(...), "train_loss": [per epoch], "train_seconds"}``.
     """
     torch.manual_seed(seed)
-    model = build_model(method, make_encoder(), settings.lam)
+    model = build_model(method, make_encoder(), settings.lam, settings.head_layer)
+    if device is not None:
+        model.to(device)
     opt = make_optimizer(model, settings)
     texts, spans = train
 
     def step(batch: dict) -> float:
-        loss = model.losses(batch)["total"]
+        loss = model.losses(to_device(batch, device))["total"]
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -181,6 +194,6 @@ def train_and_evaluate(method: str, make_encoder: Callable[[], nn.Module], vocab
                                             seed=seed * 1000 + epoch),
                  settings.epochs, checkpoint=checkpoint, key=key, desc=method)
     test_batches = make_batches(method, vocab, test[0], test[1], 64, settings.max_len)
-    pred, gold = predict(model, test_batches)
+    pred, gold = predict(model, test_batches, device)
     return {"scores": evaluate(pred, gold), "train_loss": result.train_losses,
             "train_seconds": result.train_seconds}
