@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
+from mtlnotes.weighting.scaling import check_floating
+
 __all__ = ["Weighting", "LossWeighting", "GradientAggregator", "Aggregation", "check_grads", "check_losses"]
 
 
@@ -44,10 +46,12 @@ def check_losses(losses: torch.Tensor, n_tasks: int | None = None) -> torch.Tens
 
 
 def check_grads(grads: torch.Tensor) -> torch.Tensor:
-    """Validate per-task gradients (K, d): 2-D, K >= 1, d >= 1, all finite (names the offending tasks)."""
+    """Validate per-task gradients (K, d): 2-D, floating point (TypeError otherwise), K >= 1, d >= 1, all finite (names
+    the offending tasks)."""
     _expect_tensor(grads, "grads")
     if grads.ndim != 2:
         raise ValueError(f"grads must be a (K, d) tensor, got shape {tuple(grads.shape)}")
+    check_floating(grads)
     if grads.shape[0] < 1 or grads.shape[1] < 1:
         raise ValueError(f"grads must have K >= 1 tasks and d >= 1 coordinates, got {tuple(grads.shape)}")
     finite = torch.isfinite(grads).all(dim=1)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import torch
 
 from mtlnotes.weighting.base import Aggregation, GradientAggregator, check_grads
-from mtlnotes.weighting.scaling import check_floating
 
 __all__ = ["GradDrop"]
 
@@ -37,7 +36,7 @@ class GradDrop(GradientAggregator):
         return 0.5 * (1.0 + torch.where(abs_total > 0, total / abs_total.clamp_min(1e-30), torch.zeros_like(total)))
 
     def aggregate(self, grads: torch.Tensor, losses: torch.Tensor | None = None) -> Aggregation:
-        grads = check_floating(check_grads(grads))
+        grads = check_grads(grads)
         p = self.purity(grads)
         u = torch.rand(p.shape, generator=self.generator, dtype=p.dtype).to(p.device)
         keep = ((p > u)[None] & (grads > 0)) | ((p < u)[None] & (grads < 0))

@@ -19,7 +19,7 @@ import torch
 
 from mtlnotes.gradients import gram_matrix
 from mtlnotes.weighting.base import Aggregation, GradientAggregator, check_grads
-from mtlnotes.weighting.scaling import check_floating, rescale_exponent, scale_by_power_of_two
+from mtlnotes.weighting.scaling import rescale_exponent, scale_by_power_of_two
 
 __all__ = ["GramWeighting", "scaled_gram"]
 
@@ -55,7 +55,7 @@ class GramWeighting(GradientAggregator):
         return alpha.to(grads.dtype).to(grads.device)
 
     def aggregate(self, grads: torch.Tensor, losses: torch.Tensor | None = None) -> Aggregation:
-        grads = check_floating(check_grads(grads))
+        grads = check_grads(grads)
         scaled, gram, e = scaled_gram(grads)
         alpha_scaled = self.weights(gram)
         alpha = scale_by_power_of_two(alpha_scaled, -e * self.weights_degree)

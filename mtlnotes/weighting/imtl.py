@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from mtlnotes.weighting.base import Aggregation, GradientAggregator, check_grads
-from mtlnotes.weighting.scaling import check_floating, rescale_exponent, scale_by_power_of_two
+from mtlnotes.weighting.scaling import rescale_exponent, scale_by_power_of_two
 from mtlnotes.weighting.threads import one_thread
 
 __all__ = ["IMTLG", "imtl_weights"]
@@ -30,7 +30,7 @@ def imtl_weights(grads: torch.Tensor) -> torch.Tensor:
     >>> imtl_weights(torch.tensor([[2.0, 0.0], [0.0, 1.0]]))
     tensor([0.3333, 0.6667], dtype=torch.float64)
     """
-    grads = check_floating(check_grads(grads)).detach().to(torch.float64)
+    grads = check_grads(grads).detach().to(torch.float64)
     k = grads.shape[0]
     norms = grads.norm(dim=1)
     e = rescale_exponent(grads, float(norms.max()) ** 2)  # α is scale-invariant

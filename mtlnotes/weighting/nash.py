@@ -29,7 +29,7 @@ import torch
 
 from mtlnotes.weighting.base import Aggregation, check_grads
 from mtlnotes.weighting.gram import GramWeighting, scaled_gram
-from mtlnotes.weighting.scaling import check_floating, scale_by_power_of_two
+from mtlnotes.weighting.scaling import scale_by_power_of_two
 from mtlnotes.weighting.simplex import min_norm_weights
 from mtlnotes.weighting.threads import one_thread
 
@@ -169,7 +169,7 @@ def nash_bargaining_weights(grads: torch.Tensor, tol: float = 1e-10, max_iter: i
     >>> nash_bargaining_weights(torch.tensor([[1.0, 0.0], [0.0, 2.0]]))   # orthogonal: α_i = 1/||g_i||
     tensor([1.0000, 0.5000])
     """
-    grads = check_floating(check_grads(grads))
+    grads = check_grads(grads)
     _, gram, e = scaled_gram(grads)  # α(G) = α(G·2^e)·2^e
     alpha, _ = solve_nash_gram(gram.cpu().numpy(), tol=tol, max_iter=max_iter)
     return scale_by_power_of_two(torch.from_numpy(alpha), e).to(grads.dtype).to(grads.device)
@@ -220,7 +220,7 @@ class NashMTL(GramWeighting):
         return torch.from_numpy(solve_nash_gram(gram.cpu().numpy(), tol=self.tol)[0])
 
     def aggregate(self, grads: torch.Tensor, losses: torch.Tensor | None = None) -> Aggregation:
-        grads = check_floating(check_grads(grads))
+        grads = check_grads(grads)
         self.step += 1
         try:
             agg = super().aggregate(grads)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from mtlnotes.weighting.base import Aggregation, GradientAggregator, check_grads
-from mtlnotes.weighting.scaling import check_floating, rescale_exponent, scale_by_power_of_two
+from mtlnotes.weighting.scaling import rescale_exponent, scale_by_power_of_two
 
 __all__ = ["PCGrad"]
 
@@ -31,7 +31,7 @@ class PCGrad(GradientAggregator):
         tensor([[0.5000, 0.5000],
                 [0.0000, 1.0000]])
         """
-        grads = check_floating(check_grads(grads))
+        grads = check_grads(grads)
         k = grads.shape[0]
         sq = (grads * grads).sum(dim=1)
         e = rescale_exponent(grads, float(sq.max()))  # 0 unless a squared norm overflows or underflows
