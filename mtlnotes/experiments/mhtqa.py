@@ -30,7 +30,7 @@ from mtlnotes.scheduling.mql import mql_ratios
 from mtlnotes.stats import compare, mean_interval, verdict_word
 
 __all__ = ["Config", "QUICK", "FULL", "PAPER", "CHAPTER", "TABLE2", "TYPE_NAMES", "load_questions", "run",
-           "claims", "main"]
+           "claims", "summary_rows", "claim_rows", "main"]
 
 CHAPTER = "mhtqa"
 TYPE_NAMES = {"tf": "Text T/F", "mc": "Text MC", "diagram": "Diagram", "all": "All"}
@@ -74,9 +74,10 @@ class Config:
     data_root: str | None = None  # None: $MTLNOTES_DATA
 
 
-QUICK = Config(profile="quick", seeds=(0, 1), epochs=2,
-               n_train=(("tf", 320), ("mc", 480), ("diagram", 560)),
-               n_val=(("tf", 80), ("mc", 120), ("diagram", 140)))
+QUICK = Config(profile="quick", seeds=(0, 1), epochs=2, object_pool=(400, 200),
+               n_train=(("tf", 96), ("mc", 144), ("diagram", 168)),
+               n_val=(("tf", 24), ("mc", 36), ("diagram", 42)),
+               n_test=(("tf", 100), ("mc", 150), ("diagram", 175)))
 FULL = Config(profile="full", seeds=(0, 1, 2, 3, 4),
               strategies=("independent", "rrbs_all", "mql_all", "rrbs_text", "mql_text"),
               n_train=(("tf", 960), ("mc", 1440), ("diagram", 1680)),
@@ -212,6 +213,27 @@ def claims(results: dict, config: Config) -> list[Claim]:
     for t in ("tf", "mc"):
         add(f"MQL_text beats RRBS_text on {TYPE_NAMES[t]}", "mql_text", "rrbs_text", t, "greater")
     return out
+
+
+def summary_rows(results: dict) -> list[dict]:
+    """One row per strategy: test accuracy (%) per type as "mean ± 95% half-width" beside Table 2's number."""
+    rows = []
+    for name, summ in results["summary"].items():
+        row: dict = {"strategy": name}
+        for t in ("tf", "mc", "diagram", "all"):
+            if t in summ:
+                s = summ[t]
+                half = (s["high"] - s["low"]) / 2
+                row[TYPE_NAMES[t]] = f"{100 * s['mean']:.2f}" + ("" if half != half else f" ± {100 * half:.2f}")
+                row[f"paper {TYPE_NAMES[t]}"] = TABLE2[name].get(t)
+        rows.append(row)
+    return rows
+
+
+def claim_rows(claims_: list[Claim], n_seeds: int) -> list[dict]:
+    """The claims as table rows (verdicts from seed statistics: holds / does not hold / inconclusive)."""
+    return [{"claim": c.claim, "paper (TQA)": c.paper, "ours": c.ours, "verdict": verdict_word(c.holds),
+             "profile": c.profile, "seeds": n_seeds} for c in claims_]
 
 
 def main(argv=None):
