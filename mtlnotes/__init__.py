@@ -18,7 +18,7 @@ Building blocks:
 
 * ``data``        -- the verified download cache and official-format loaders (MNIST, CIFAR, QM9, NYUv2, GLUE...)
 * ``models``      -- backbones and heads (MLP, LeNet, SimpleConvNet, VGG16, MPNN, SegNet-MTAN)
-* ``gradients``, ``layerwise`` -- per-task gradients of the shared parameters
+* ``gradients``   -- per-task gradients of the shared parameters (engines: reference, layerwise, vmap)
 * ``fit``         -- the one training loop (epochs, evaluation, best-on-validation, checkpoint/resume)
 * ``training``    -- progress bars, minibatches, evaluation helpers
 * ``stats``       -- seed statistics: t-intervals and holds / does not hold / inconclusive
@@ -49,7 +49,7 @@ __all__ = [
     # method packages
     "weighting", "routing", "scheduling", "auxiliary", "hierarchy", "fairness",
     # building blocks
-    "data", "models", "gradients", "layerwise", "fit", "training", "stats", "results", "checkpoint",
+    "data", "models", "gradients", "fit", "training", "stats", "results", "checkpoint",
     "repro", "numerics", "datapath", "plotting",
     # chapters
     "experiments",
