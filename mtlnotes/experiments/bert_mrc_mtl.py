@@ -1,7 +1,7 @@
 """Chapter: a multi-task MRC framework for emotion cause and experiencer extraction (Qian, Li and Tang, ICANN 2021).
 
-``python -m mtlnotes.experiments.bert_mrc_mtl --profile offline --checkpoint-dir ckpt/bert_mrc_mtl`` writes
-``results/bert_mrc_mtl-offline.json``: every method on the 10 random 90/10 splits of CEAC with a character BiLSTM
+``python -m mtlnotes.experiments.bert_mrc_mtl --profile offline --checkpoint-dir ckpt/bert_mrc_mtl --out
+results/bert_mrc_mtl-offline.json``: every method on the 10 random 90/10 splits of CEAC with a character BiLSTM
 encoder trained from scratch (pretrained Chinese BERT cannot be downloaded here). ``--profile paper`` runs the
 same with ``bert-base-chinese`` (needs its weights in the Hugging Face cache, and a GPU for sensible run times).
 Each (method, split) and (λ, split) is one checkpointed unit, and each unit saves its state every epoch.

@@ -1,8 +1,8 @@
 """Chapter: Fairer machine learning through multi-objective evolutionary learning (Zhang et al., ICANN 2021).
 
-``python -m mtlnotes.experiments.fairness --profile quick`` writes ``results/fairness-quick.json``;
-``python -m mtlnotes.experiments.fairness --dataset german --profile paper --checkpoint-dir ckpt/german``
-writes ``results/fairness_german-paper.json`` (chapter ``fairness_german``). Every (dataset, variant, trial)
+``python -m mtlnotes.experiments.fairness --profile quick --out results/fairness-quick.json``;
+``python -m mtlnotes.experiments.fairness --dataset german --profile paper --checkpoint-dir ckpt/german
+--out results/fairness_german-paper.json`` (chapter ``fairness_german``). Every (dataset, variant, trial)
 is one checkpointed unit, and a unit saves its state every 50 generations, so an interrupted run resumes.
 The checkpoint fingerprint leaves out the seeds, so a run can be finished later with more ``--seeds``.
 """
@@ -255,7 +255,7 @@ def claims(results: dict, config: Config) -> list[Claim]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The shared CLI, plus ``--dataset NAME`` to run one dataset into ``results/fairness_<NAME>-<profile>.json``."""
+    """The shared CLI, plus ``--dataset NAME`` to run one dataset as chapter ``fairness_<NAME>``."""
     from mtlnotes.experiments.cli import run_cli
 
     argv = list(sys.argv[1:] if argv is None else argv)

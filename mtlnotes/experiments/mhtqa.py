@@ -10,8 +10,8 @@ Two parts, kept apart:
    T_c, diagram features from a detector + OCR. Neither TQA nor the weights are on this machine; the profile
    fails early with a clear message (the path is tested end to end on fixtures in ``tests/test_qa.py``).
 
-``python -m mtlnotes.experiments.mhtqa --profile full --checkpoint-dir ckpt/mhtqa`` writes
-``results/mhtqa-full.json``; every (seed, strategy) is one checkpointed unit.
+``python -m mtlnotes.experiments.mhtqa --profile full --checkpoint-dir ckpt/mhtqa --out
+results/mhtqa-full.json``; every (seed, strategy) is one checkpointed unit.
 """
 
 from __future__ import annotations

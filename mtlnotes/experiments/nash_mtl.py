@@ -20,7 +20,7 @@ Three experiments, one per section of the chapter:
 × 100, where M_b is the single-task baseline and δ_k = 1 when higher is better; lower is better.
 Mean rank (MR): the average over metrics of each method's rank among the compared methods (1 = best).
 
-``python -m mtlnotes.experiments.nash_mtl --profile quick`` writes ``results/nash_mtl-quick.json``.
+``python -m mtlnotes.experiments.nash_mtl --profile quick --out results/nash_mtl-quick.json`` writes the book's file.
 """
 
 from __future__ import annotations
