@@ -58,16 +58,22 @@ def typeset_math(binary: str, page: Path, wait_ms: int, profile: Path) -> tuple[
     return sources, dom.count("<mjx-container")
 
 
-def trim_and_tile(png: Path, tile: int) -> list[Path]:
+def trim_and_tile(png: Path, tile: int, blank: int = 800) -> list[Path]:
     """Cut the blank space below the content, then write ``tile``-pixel-tall pieces next to ``png``."""
     import numpy as np
     from PIL import Image
 
     image = Image.open(png).convert("RGB")
     pixels = np.asarray(image)
-    differs = np.flatnonzero((pixels != pixels[-1]).any(axis=(1, 2)))  # rows unlike the window's last row
-    if differs.size:
-        image = image.crop((0, 0, image.width, min(image.height, int(differs[-1]) + 40)))
+    # The page ends where the first long run of identical rows starts (the theme pins its footer to the bottom
+    # of the window and draws the sidebar's border all the way down, so "blank" rows are not uniform).
+    same = np.concatenate([[False], (pixels[1:] == pixels[:-1]).all(axis=(1, 2))])
+    run = 0
+    for row, repeated in enumerate(same):
+        run = run + 1 if repeated else 0
+        if run >= blank:
+            image = image.crop((0, 0, image.width, row - run + 40))
+            break
     image.save(png)
     tiles = []
     for i, top in enumerate(range(0, image.height, tile)):

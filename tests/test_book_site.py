@@ -105,3 +105,17 @@ def test_screenshot_script_renders_the_shipped_mathjax_offline(tmp_path):
     shots = _load(ROOT / "benchmarks/screenshot_site.py")
     assert shots.main(["--site", str(site), "--out", str(tmp_path / "png"), "--height", "600"]) == 0
     assert (tmp_path / "png" / "index.png").stat().st_size > 0
+
+
+def _printed(text: str) -> dict:
+    return {"cell_type": "code", "source": "print(x)", "metadata": {},
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": text}]}
+
+
+def test_wide_printed_tables_are_marked_and_long_single_lines_are_not():
+    row = "  MMF with the single structure H_A is more accurate than w/o H (Acc, %)   Table 2   73.27   83.72  holds"
+    table = "\n".join(["claim" + " " * 90 + "source  paper  ours  verdict"] + [row] * 4) + "\n"
+    config = "Config(" + ", ".join(f"knob{i}={i}" for i in range(80)) + ")\n"
+    nb = {"cells": [_printed(table), _printed(config), _printed("short\nlines\nonly\n")]}
+    assert reader_view.mark_text_tables(nb) == 1
+    assert [c["metadata"]["tags"] for c in nb["cells"]] == [["text-table"], [], []]

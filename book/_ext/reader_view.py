@@ -8,6 +8,9 @@ cell is machinery when it holds
 * ``warnings.filterwarnings`` / ``warnings.simplefilter`` (silencing library notices), or
 * the numerics-pinning import (``import mtlnotes  # first: pins ...``), i.e. the chapter's set-up cell.
 
+Cells that print wide text tables (``DataFrame.to_string()``) get the tag ``text-table``, which
+``book/_static/book.css`` shows unwrapped, in a smaller font, scrolling sideways; other printed lines wrap.
+
 The notebook files are not changed (nbval and the stored outputs are unaffected), so the rule holds for every
 chapter, old and new, without anyone tagging cells by hand. ``tests/test_book_site.py`` checks it.
 """
@@ -44,11 +47,37 @@ def hide_machinery(notebook: dict) -> int:
     return tagged
 
 
+TEXT_TABLE = "text-table"
+
+
+def _is_text_table(text: str) -> bool:
+    """A printed table (e.g. ``DataFrame.to_string()``): several lines, mostly long, with columns of spaces."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    wide = [line for line in lines if len(line) > 90 and re.search(r"\S {2,}\S", line)]
+    return len(lines) >= 3 and len(wide) * 2 >= len(lines)
+
+
+def mark_text_tables(notebook: dict) -> int:
+    """Tag cells that print wide text tables with ``text-table`` (the CSS keeps their columns aligned and lets
+    them scroll sideways, in a smaller font, while other long printed lines wrap); returns how many."""
+    marked = 0
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        texts = ["".join(o["text"]) if isinstance(o.get("text"), list) else o.get("text", "")
+                 for o in cell.get("outputs", []) if o.get("output_type") == "stream"]
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if any(_is_text_table(t) for t in texts) and TEXT_TABLE not in tags:
+            tags.append(TEXT_TABLE)
+            marked += 1
+    return marked
+
+
 def _source_read(app, docname: str, source: list[str]) -> None:
     if not str(app.env.doc2path(docname)).endswith(".ipynb"):
         return
     notebook = json.loads(source[0])
-    if hide_machinery(notebook):
+    if hide_machinery(notebook) + mark_text_tables(notebook):
         source[0] = json.dumps(notebook)
 
 
