@@ -89,9 +89,10 @@ CHAPTERS: dict[str, ChapterInfo] = {
     ),
     "fairness": ChapterInfo(
         "Chapter 6: fairer machine learning through multi-objective evolutionary learning (Zhang et al., 2021)",
-        "Populations of small networks evolved on accuracy and up to eight unfairness measures (Table 3's "
-        "variants, indicators such as PD), on German credit, COMPAS and Adult. Every (dataset, variant, trial) "
-        "is one resumable unit.",
+        "Populations of 50 one-hidden-layer networks evolved with NSGA-II on error (MSE) and two unfairness "
+        "measures (f_I within groups, f_G between groups), in four variants (F_EIG, F_EI, F_EG, F_E), on German "
+        "credit, COMPAS and Adult. The runs of a dataset are trained together as one program; every (dataset, "
+        "variant, trial) is one resumable unit.",
         {"quick": "German credit, 40 generations, 4 seeds (about a minute on a CPU).",
          "paper": "German, COMPAS and Adult, 500 generations, 15 trials (hours on a CPU).",
          "paper-epochs2": "As paper, with two epochs of partial training instead of one (how the verdicts "
