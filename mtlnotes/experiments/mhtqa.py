@@ -74,10 +74,10 @@ class Config:
     data_root: str | None = None  # None: $MTLNOTES_DATA
 
 
-QUICK = Config(profile="quick", seeds=(0, 1), epochs=2, object_pool=(400, 200),
-               n_train=(("tf", 96), ("mc", 144), ("diagram", 168)),
-               n_val=(("tf", 24), ("mc", 36), ("diagram", 42)),
-               n_test=(("tf", 100), ("mc", 150), ("diagram", 175)))
+QUICK = Config(profile="quick", seeds=(0, 1), epochs=3, object_pool=(1000, 500),
+               n_train=(("tf", 320), ("mc", 480), ("diagram", 560)),
+               n_val=(("tf", 80), ("mc", 120), ("diagram", 140)),
+               n_test=(("tf", 200), ("mc", 300), ("diagram", 350)))
 FULL = Config(profile="full", seeds=(0, 1, 2, 3, 4),
               strategies=("independent", "rrbs_all", "mql_all", "rrbs_text", "mql_text"),
               n_train=(("tf", 960), ("mc", 1440), ("diagram", 1680)),
