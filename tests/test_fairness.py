@@ -106,6 +106,18 @@ def test_spacing_hand():
     assert spacing([[0.0], [1.0], [3.0]]) == pytest.approx(np.sqrt(1 / 3))
 
 
+def test_nondominated_mask_in_blocks_equals_the_all_pairs_definition():
+    rng = np.random.default_rng(0)
+    F = np.round(rng.random((3000, 3)), 2)  # many ties and duplicates
+    F[:, 2] = 1.5 - F[:, 0] - F[:, 1] + 0.05 * rng.random(3000)  # a real front, not one point
+    le = (F[:, None, :] <= F[None, :, :]).all(-1)
+    lt = (F[:, None, :] < F[None, :, :]).any(-1)
+    expected = ~(le & lt).any(0)
+    assert expected.sum() > 20
+    np.testing.assert_array_equal(nondominated_mask(F, block=97), expected)
+    np.testing.assert_array_equal(nondominated_mask(F), expected)
+
+
 def test_wilcoxon_sign_is_inconclusive_when_the_sizes_cannot_reach_the_level():
     from mtlnotes.fairness.indicators import smallest_ranksum_pvalue
 
