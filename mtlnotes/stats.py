@@ -3,7 +3,8 @@
 A claim such as "A beats B" is judged from per-seed numbers: it *holds* when the confidence interval of
 the mean difference lies entirely on the claimed side of zero, it *does not hold* when it lies entirely on
 the other side, and it is *inconclusive* (``None``) when the interval contains zero — the difference is
-inside the seed spread — or when there are too few seeds to form an interval.
+inside the seed spread — or when there are fewer than :data:`MIN_SEEDS` seeds (with two, a zero spread
+makes a zero-width interval out of a coincidence).
 
     >>> from mtlnotes.stats import compare
     >>> c = compare([0.91, 0.92, 0.93], [0.80, 0.81, 0.79])
@@ -22,7 +23,10 @@ from typing import Literal
 
 from scipy import stats as _st
 
-__all__ = ["Interval", "mean_interval", "compare", "verdict_word"]
+__all__ = ["MIN_SEEDS", "Interval", "mean_interval", "compare", "verdict_word"]
+
+#: the fewest seeds (or splits) a verdict is drawn from
+MIN_SEEDS = 3
 
 
 @dataclass(frozen=True)
@@ -43,10 +47,11 @@ class Interval:
 
     def verdict(self, expect: Literal["greater", "less"]) -> bool | None:
         """True when the interval lies wholly above 0 (``expect="greater"``) or below it (``"less"``), False
-        when it lies wholly on the other side, None (inconclusive) when it contains 0 or is undefined."""
+        when it lies wholly on the other side, None (inconclusive) when it contains 0, is undefined, or rests on
+        fewer than :data:`MIN_SEEDS` values."""
         if expect not in ("greater", "less"):
             raise ValueError(f"expect must be 'greater' or 'less', got {expect!r}")
-        if math.isnan(self.low) or math.isnan(self.high):
+        if self.n < MIN_SEEDS or math.isnan(self.low) or math.isnan(self.high):
             return None
         above, below = self.low > 0, self.high < 0
         if not (above or below):
