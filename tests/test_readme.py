@@ -45,4 +45,6 @@ def test_first_cli_example_is_fast_and_writes_no_results_file_of_the_book():
     assert module in CHAPTERS and profile in CHAPTERS[module].profiles
     assert "--out" not in commands[0]
     wall = last_wall_time(module, profile)
-    assert wall is not None and wall < 120, wall  # its last stored run; CONTRIBUTING promises quick <= 5 min
+    # its last stored run, written on a shared machine under whatever load there was: hold it to the 5 minutes
+    # CONTRIBUTING promises for any quick profile (on idle cores it takes about a minute)
+    assert wall is not None and wall < 300, wall
