@@ -26,6 +26,7 @@ Building blocks:
 * ``checkpoint``  -- resumable units of work
 * ``repro``, ``numerics``, ``datapath`` -- seeding and devices, portable CPU numerics, the data folder
 * ``plotting``    -- the book's figure style
+* ``display``     -- the book's tables: claims as tables, "—" for missing values, one notebook setup call
 
 Chapters: ``experiments.<chapter>`` holds a chapter's ``Config``, profiles, ``run`` and ``claims``; run one with
 ``python -m mtlnotes.experiments.<chapter> --help`` (``python -m mtlnotes.experiments.cli`` lists them all).
@@ -50,7 +51,7 @@ __all__ = [
     "weighting", "routing", "scheduling", "auxiliary", "hierarchy", "fairness",
     # building blocks
     "data", "models", "gradients", "fit", "training", "stats", "results", "checkpoint",
-    "repro", "numerics", "datapath", "plotting",
+    "repro", "numerics", "datapath", "plotting", "display",
     # chapters
     "experiments",
 ]

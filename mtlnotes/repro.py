@@ -51,14 +51,15 @@ def make_deterministic(enabled: bool = True) -> None:
     torch.backends.cudnn.benchmark = not enabled
 
 
-def set_threads(n: int | None = None) -> int:
-    """Fix torch's intra-op thread count (default: ``MTLNOTES_THREADS`` or 2, the CI machine's cores).
+def set_threads(n: int | None = None, *, default: int = 2) -> int:
+    """Fix torch's intra-op thread count (``n``, else ``MTLNOTES_THREADS``, else ``default``: 2, the CI
+    machine's cores; a chapter of tiny models passes ``default=1`` where two threads were measured slower).
 
     A fixed count keeps floating-point reduction order, and so results, identical between runs.
     Returns the count set.
     """
     if n is None:
-        n = int(os.environ.get("MTLNOTES_THREADS", "2"))
+        n = int(os.environ.get("MTLNOTES_THREADS", str(default)))
     if n < 1:
         raise ValueError(f"thread count must be >= 1, got {n}")
     torch.set_num_threads(n)

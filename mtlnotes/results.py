@@ -55,7 +55,12 @@ class Claim:
 
     @property
     def verdict(self) -> str:
-        return {True: "holds", False: "does not hold", None: "not judged"}[self.holds]
+        """"holds", "does not hold", or for ``holds=None``: "inconclusive" when the note says the seed
+        statistics could not decide (:mod:`mtlnotes.stats`), else "not judged" (e.g. a profile too small)."""
+        if self.holds is None:
+            note = self.note.lower()
+            return "inconclusive" if "inconclusive" in note and "not judged" not in note else "not judged"
+        return "holds" if self.holds else "does not hold"
 
     def to_dict(self) -> dict:
         return to_jsonable(dataclasses.asdict(self))

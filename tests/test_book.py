@@ -109,3 +109,39 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci/run").read_text()
     command = re.search(r"^# test-command\n(.+)$", ci, flags=re.M).group(1).strip()
     assert command in readme and command in ci.split("# test-command", 1)[1]
+
+
+def _cells(nb_path: Path) -> list[dict]:
+    return json.loads(nb_path.read_text())["cells"]
+
+
+def _text_outputs(cell: dict) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        if "text" in out:
+            parts.append("".join(out["text"]))
+        for kind in ("text/plain", "text/html", "text/markdown"):
+            parts.append("".join(out.get("data", {}).get(kind, "")))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_show_readers_no_test_machinery(nb_path):
+    """nbval markers live in cell tags, warning filters and table options in mtlnotes.display.setup_notebook()."""
+    for i, cell in enumerate(_cells(nb_path)):
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        assert "# NBVAL" not in source, f"{nb_path.name} cell {i}: use the nbval-ignore-output tag, not a comment"
+        assert 'message="IProgress not found"' not in source, f"{nb_path.name} cell {i}: call setup_notebook()"
+        assert "display.max_colwidth" not in source, f"{nb_path.name} cell {i}: setup_notebook() sets it"
+        assert ".to_string(" not in source, f"{nb_path.name} cell {i}: show tables as tables, not printed text"
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_stored_tables_are_not_truncated_and_use_the_book_notation(nb_path):
+    for i, cell in enumerate(_cells(nb_path)):
+        text = _text_outputs(cell) + ("".join(cell["source"]) if cell["cell_type"] == "markdown" else "")
+        assert "pi^C" not in text, f"{nb_path.name} cell {i}: write π^C"
+        assert not re.search(r"\w\.\.\.</td>", text), f"{nb_path.name} cell {i}: a table cell is truncated ('...')"
+        assert not re.search(r"<td>(None|NaN)</td>", text), f"{nb_path.name} cell {i}: show missing values as —"

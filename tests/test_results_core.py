@@ -48,6 +48,8 @@ def test_claim_validates_holds():
     with pytest.raises(ValueError):
         Claim("c", "x", 1, 1, "yes", "quick")
     assert Claim("c", "x", 1, 1, None, "quick").verdict == "not judged"
+    assert Claim("c", "x", 1, 1, None, "quick", note="3 seeds: inconclusive").verdict == "inconclusive"
+    assert Claim("c", "x", 1, 1, None, "quick", note="not judged: 1 seed (inconclusive)").verdict == "not judged"
 
 
 def test_ledger_collects_every_claim(tmp_path):
@@ -133,4 +135,15 @@ def test_cli_threads_option_survives_set_threads_in_run(tmp_path, monkeypatch):
         # monkeypatch.delenv here would record "1" and put it back at teardown, and every Jupyter kernel
         # nbval starts later in this pytest process would then train on one thread.)
         os.environ.pop("MTLNOTES_THREADS", None)
+        set_threads(2)
+
+
+def test_set_threads_default_applies_only_without_an_explicit_count(monkeypatch):
+    monkeypatch.delenv("MTLNOTES_THREADS", raising=False)
+    try:
+        assert set_threads(default=1) == 1 and torch.get_num_threads() == 1
+        monkeypatch.setenv("MTLNOTES_THREADS", "2")
+        assert set_threads(default=1) == 2  # --threads / the environment wins over a chapter's default
+        assert set_threads(1, default=2) == 1
+    finally:
         set_threads(2)

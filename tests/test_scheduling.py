@@ -309,7 +309,7 @@ def test_concat_logs_and_log_validation():
 
 
 def test_the_bandit_oracle_is_beatable_only_because_of_forgetting():
-    """Why pi^C can score above the oracle on our MTL bandit: the oracle fills every arm to its ceiling at T
+    """Why π^C can score above the oracle on our MTL bandit: the oracle fills every arm to its ceiling at T
     when nothing is forgotten, but forgetting (FI_k ∝ 1/pi_k) hits the rarely drawn arms hardest, so a policy
     tilted toward them (pi ∝ sqrt(oracle)) beats the oracle; without forgetting the oracle wins."""
     spec = BanditSpec.sample(8, 2.0, 10_000, seed=0)          # the chapter's bandit (bandit_env_seed 0)

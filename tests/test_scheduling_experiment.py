@@ -50,7 +50,7 @@ def test_suite_best_policy_claim_is_inconclusive_inside_the_seed_spread():
         return {"suite": {"average": avg}}
 
     def claim(res):
-        return [c for c in chapter.claims(res, chapter.QUICK) if c.claim.startswith("pi^C reaches")][0]
+        return [c for c in chapter.claims(res, chapter.QUICK) if c.claim.startswith("π^C reaches")][0]
     tie = claim(suite([0.895, 0.889, 0.896]))                     # 0.1 points above Exp3.S, within the spread
     assert tie.holds is None and "inconclusive" in tie.note
     assert claim(suite([0.93, 0.935, 0.94])).holds is True

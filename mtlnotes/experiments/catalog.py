@@ -53,8 +53,8 @@ CHAPTERS: dict[str, ChapterInfo] = {
     "task_selection": ChapterInfo(
         "Chapter 2: task selection policies for multi-task learning (Glover & Hokamp, 2019)",
         "Three experiments: the MTL bandit of Section 4.1 at full scale (Exp3.S against the counterfactual policy "
-        "pi^C fitted by CMA-ES), an offline suite of eight real image tasks standing in for GLUE with four "
-        "policies (uniform, task size, Exp3.S, pi^C), and GLUE with BERT-base (Table 1).",
+        "π^C fitted by CMA-ES), an offline suite of eight real image tasks standing in for GLUE with four "
+        "policies (uniform, task size, Exp3.S, π^C), and GLUE with BERT-base (Table 1).",
         {"quick": "The bandit at the paper's scale and the offline suite with few steps (CPU).",
          "full": "The offline suite with more steps and 5 seeds (CPU, longer).",
          "paper": "GLUE with BERT-base (needs the GLUE zips and BERT weights; GPU)."},

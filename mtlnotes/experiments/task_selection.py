@@ -103,8 +103,8 @@ class Config:
     lr: float = 1e-3                              # Adam
     hidden: tuple[int, ...] = (256, 128)          # shared trunk 784 -> 256 -> 128
     eval_every: int = 500
-    suite_lambda: float = 0.15                    # lambda used for the pi^C runs (the paper's GLUE choice)
-    suite_lambdas: tuple[float, ...] = (0.1, 0.15, 0.2)  # GLUE grid; pi^C is fitted for each and shown
+    suite_lambda: float = 0.15                    # lambda used for the π^C runs (the paper's GLUE choice)
+    suite_lambdas: tuple[float, ...] = (0.1, 0.15, 0.2)  # GLUE grid; π^C is fitted for each and shown
     suite_cma_iterations: int = 50                # GLUE: CMA-ES 50 x 64, one improvement step
     suite_cma_popsize: int = 64
     data_seed: int = 0
@@ -505,13 +505,13 @@ def claims(results: dict, config: Config) -> list[Claim]:
         oracle = med["oracle"]
         gap = (oracle - med["counterfactual"]) / oracle
         below = compare(b["final"]["oracle"], b["final"]["counterfactual"]).verdict("greater")  # paired seeds
-        out.append(Claim(CHAPTER, "Bandit (Fig. 1): no method fully matches the oracle, but pi^C comes close "
-                         "(ours: pi^C's median final average score; holds when pi^C is below the oracle beyond "
+        out.append(Claim(CHAPTER, "Bandit (Fig. 1): no method fully matches the oracle, but π^C comes close "
+                         "(ours: π^C's median final average score; holds when π^C is below the oracle beyond "
                          "the seed spread and within 5% of it)", "close, below oracle",
                          round(med["counterfactual"], 4), None if below is None else bool(below and gap <= 0.05),
                          p, "§4.1, Fig. 1",
-                         f"oracle {oracle:.4f}; relative gap (oracle - pi^C) / oracle = {gap:+.3f}; "
-                         + ("pi^C is above the oracle beyond the seed spread. " if below is False else
+                         f"oracle {oracle:.4f}; relative gap (oracle - π^C) / oracle = {gap:+.3f}; "
+                         + ("π^C is above the oracle beyond the seed spread. " if below is False else
                             "inside the seed spread (inconclusive). " if below is None else "")
                          + ORACLE_NOTE))
         du = abs(med["uniform"] - med["exp3s"]) / oracle
@@ -520,7 +520,7 @@ def claims(results: dict, config: Config) -> list[Claim]:
                          round(med["exp3s"] - med["uniform"], 4), bool(du <= 0.03), p, "§4.1, Fig. 1",
                          f"uniform {med['uniform']:.4f}, Exp3.S {med['exp3s']:.4f} (ours = Exp3.S - uniform)"))
         margin = med["counterfactual"] - max(med["uniform"], med["exp3s"])
-        out.append(Claim(CHAPTER, "Bandit (Fig. 1): uniform and Exp3.S are both noticeably worse than pi^C "
+        out.append(Claim(CHAPTER, "Bandit (Fig. 1): uniform and Exp3.S are both noticeably worse than π^C "
                          "(median final score margin > 0.02)", "noticeably worse", round(margin, 4),
                          bool(margin > 0.02), p, "§4.1, Fig. 1", f"lambda = {b['lambda']} (paper: 0.2)"))
     s = results.get("suite")
@@ -533,7 +533,7 @@ def claims(results: dict, config: Config) -> list[Claim]:
                          "holds if more than 1 point below every other policy"))
         rival = max((m for m in avg if m != "counterfactual"), key=avg.get)
         best = compare(s["average"]["counterfactual"], s["average"][rival]).verdict("greater")  # paired seeds
-        out.append(Claim(CHAPTER, "pi^C reaches the best average score (ours: offline suite; judged against the "
+        out.append(Claim(CHAPTER, "π^C reaches the best average score (ours: offline suite; judged against the "
                          "best other policy over paired seeds)", GLUE_TABLE1["counterfactual"]["average"],
                          round(avg["counterfactual"], 2), best, p, "§4.2, Table 1",
                          f"uniform {avg['uniform']:.2f}, Exp3.S {avg['exp3s']:.2f}, task size {avg['task_size']:.2f}"
@@ -550,7 +550,7 @@ def claims(results: dict, config: Config) -> list[Claim]:
                              GLUE_TABLE1[m]["average"], round(g["average"][m], 2), None, p, "§4.2, Table 1",
                              "single comparison; judged by ordering below"))
         ga = g["average"]
-        out.append(Claim(CHAPTER, "GLUE: pi^C > uniform ~ Exp3.S > task size", "80.5 > 79.1 ~ 78.9 > 74.9",
+        out.append(Claim(CHAPTER, "GLUE: π^C > uniform ~ Exp3.S > task size", "80.5 > 79.1 ~ 78.9 > 74.9",
                          " > ".join(f"{m} {ga[m]:.1f}" for m in sorted(ga, key=ga.get, reverse=True)),
                          bool(ga["counterfactual"] >= max(ga.values()) - 1e-9 and ga["task_size"] <= min(ga.values())),
                          p, "§4.2, Table 1"))
