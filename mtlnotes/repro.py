@@ -7,15 +7,17 @@ CPU run is bit-for-bit repeatable; with the portable numerics pinned by ``import
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 
 from mtlnotes.numerics import check_portable_numerics
 
-__all__ = ["seed_everything", "make_deterministic", "set_threads", "choose_device", "torch_generator"]
+__all__ = ["seed_everything", "make_deterministic", "set_threads", "thread_count", "choose_device", "torch_generator"]
 
 
 def seed_everything(seed: int) -> None:
@@ -64,6 +66,19 @@ def set_threads(n: int | None = None, *, default: int = 2) -> int:
         raise ValueError(f"thread count must be >= 1, got {n}")
     torch.set_num_threads(n)
     return n
+
+
+@contextlib.contextmanager
+def thread_count(n: int | None) -> Iterator[int]:
+    """Run a block with ``n`` torch CPU threads (``None`` or 0: leave the count as it is), then restore the
+    count that was set before, also when the block raises. Yields the count in force inside the block."""
+    before = torch.get_num_threads()
+    if n:
+        set_threads(n)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
 
 
 def choose_device(override: str | None = None) -> torch.device:

@@ -147,3 +147,18 @@ def test_set_threads_default_applies_only_without_an_explicit_count(monkeypatch)
         assert set_threads(1, default=2) == 1
     finally:
         set_threads(2)
+
+
+def test_thread_count_sets_the_count_inside_the_block_and_restores_it_even_on_error():
+    from mtlnotes.repro import thread_count
+
+    set_threads(2)
+    with thread_count(1) as inside:
+        assert inside == 1 and torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 2
+    with pytest.raises(RuntimeError):
+        with thread_count(1):
+            raise RuntimeError("boom")
+    assert torch.get_num_threads() == 2
+    with thread_count(None) as inside:  # no count given: leave it alone
+        assert inside == 2

@@ -146,8 +146,9 @@ def run(config: Config, *, device=None, checkpoint_dir=None, passages: list[Pass
     Returns ``{"statistics", "n_train", "n_test", "scores": {method: [per split {element: {precision, recall,
     f1}}]}, "train_seconds": {method: [...]}, "lambda": {λ: [per split scores]}}``.
     """
-    # one thread unless --threads/MTLNOTES_THREADS says otherwise: these small character models ran an epoch
-    # 2.6x slower on two threads than on one (3.7 s vs 9.5 s, quick profile, this project's 2-core machine)
+    # one thread unless --threads/MTLNOTES_THREADS says otherwise: with another process busy on this project's
+    # 2-core machine, a quick-profile epoch of these small character models took 3.7 s on one thread and 9.5 s
+    # on two (the two threads spin-wait for each other); one thread never pays that price
     set_threads(default=1)
     passages = passages if passages is not None else load_ceac()
     store = CheckpointStore(checkpoint_dir, fingerprint=_fingerprint(config))

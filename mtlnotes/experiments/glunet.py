@@ -26,7 +26,7 @@ from mtlnotes.data.dsb2018 import load_dsb2018, rle_encode
 from mtlnotes.data.multitask import split_indices
 from mtlnotes.experiments.cli import run_cli
 from mtlnotes.fit import fit
-from mtlnotes.repro import seed_everything, torch_generator
+from mtlnotes.repro import seed_everything, thread_count, torch_generator
 from mtlnotes.results import Claim
 from mtlnotes.segmentation import METRIC_NAMES, edge_targets, glunet_loss, make_model, segmentation_scores
 from mtlnotes.stats import compare, mean_interval, verdict_word
@@ -173,10 +173,7 @@ def _train_one(config: Config, data: dict[str, Split], name: str, seed: int, lam
 def run(config: Config, *, device=None, checkpoint_dir=None) -> dict:
     """Train and test every model × seed (and the λ / Table 5 variants) of ``config``; plain data."""
     device = torch.device(device or "cpu")
-    threads_before = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    try:
+    with thread_count(config.threads):
         # seeds are left out of the fingerprint (unit keys carry the seed): a run may be resumed with fewer seeds
         store = CheckpointStore(checkpoint_dir, fingerprint={k: v for k, v in dataclasses.asdict(config).items()
                                                              if k != "seeds"})
@@ -202,8 +199,6 @@ def run(config: Config, *, device=None, checkpoint_dir=None) -> dict:
                 key, lambda v=variant, key=key: _train_one(config, data, "GLUNet", s0, config.lam, v, device, store,
                                                            key + "-fit"))
         return out
-    finally:
-        torch.set_num_threads(threads_before)
 
 
 def summary_table(results: dict) -> pd.DataFrame:

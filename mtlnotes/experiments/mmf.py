@@ -28,7 +28,7 @@ from mtlnotes.experiments.cli import run_cli
 from mtlnotes.hierarchy import (LabelStructure, MMFNet, TopDownSVM, TrainSettings, affinity_structure,
                                 extract_features, hierarchical_metrics, make_backbone, predict_classes,
                                 structure_from_groups, structure_from_labels, train_mmf)
-from mtlnotes.repro import seed_everything, torch_generator
+from mtlnotes.repro import seed_everything, thread_count, torch_generator
 from mtlnotes.results import Claim
 from mtlnotes.training import Stopwatch
 
@@ -352,10 +352,7 @@ def _run_backbone(config: Config, task: Task, backbone: str, device, store: Chec
 def run(config: Config, *, device=None, checkpoint_dir=None) -> dict:
     """Train and evaluate every method, seed and ablation of ``config``; plain data (see the chapter)."""
     device = torch.device(device or "cpu")
-    threads_before = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    try:
+    with thread_count(config.threads):
         store = CheckpointStore(checkpoint_dir, fingerprint=dataclasses.asdict(config))
         task = load_task(config)
         out = {"dataset": config.dataset, "n_train": int(len(task.y_train)), "n_test": int(len(task.y_test)),
@@ -363,8 +360,6 @@ def run(config: Config, *, device=None, checkpoint_dir=None) -> dict:
         for backbone in config.backbones:
             out["backbones"][backbone] = _run_backbone(config, task, backbone, device, store)
         return out
-    finally:
-        torch.set_num_threads(threads_before)
 
 
 def summary_table(results: dict, backbone: str) -> list[dict]:
