@@ -58,6 +58,33 @@ class Interval:
             return None
         return above if expect == "greater" else below
 
+    def _decidable(self) -> bool:
+        return self.n >= MIN_SEEDS and not (math.isnan(self.low) or math.isnan(self.high))
+
+    def exceeds(self, margin: float) -> bool | None:
+        """A claim "by more than ``margin``" (e.g. "much worse: more than 1 point"): True when the interval lies
+        wholly above ``margin``, False when wholly below it, None when it contains it (or is undecidable)."""
+        if not self._decidable():
+            return None
+        if self.low > margin:
+            return True
+        if self.high < margin:
+            return False
+        return None
+
+    def within(self, bound: float) -> bool | None:
+        """A claim of similarity ("within ``bound`` of each other"), judged as an equivalence test: True when the
+        interval lies wholly inside ``[-bound, bound]``, False when wholly outside it, None otherwise."""
+        if bound < 0:
+            raise ValueError(f"bound must be >= 0, got {bound}")
+        if not self._decidable():
+            return None
+        if -bound <= self.low and self.high <= bound:
+            return True
+        if self.low > bound or self.high < -bound:
+            return False
+        return None
+
     def __str__(self) -> str:
         if math.isnan(self.low):
             return f"{self.mean:.4g} (n={self.n})"

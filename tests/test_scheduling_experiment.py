@@ -55,3 +55,37 @@ def test_suite_best_policy_claim_is_inconclusive_inside_the_seed_spread():
     assert tie.holds is None and "inconclusive" in tie.note
     assert claim(suite([0.93, 0.935, 0.94])).holds is True
     assert claim(suite([0.85, 0.86, 0.855])).holds is False
+
+
+def _suite_claim(avg: dict, start: str):
+    return [c for c in chapter.claims({"suite": {"average": avg}}, chapter.QUICK) if c.claim.startswith(start)][0]
+
+
+def test_task_size_much_worse_needs_the_one_point_margin_beyond_the_seed_spread():
+    base = {"uniform": [0.880, 0.885, 0.890], "exp3s": [0.881, 0.886, 0.889], "counterfactual": [0.882, 0.884, 0.891]}
+    far = _suite_claim({**base, "task_size": [0.850, 0.855, 0.860]}, "Task size")      # 3 points below, tight
+    near = _suite_claim({**base, "task_size": [0.878, 0.884, 0.889]}, "Task size")     # 0.1 points below
+    spread = _suite_claim({**base, "task_size": [0.860, 0.885, 0.866]}, "Task size")   # 1.5 points, wide spread
+    assert (far.holds, near.holds, spread.holds) == (True, False, None)
+    assert spread.verdict == "inconclusive"
+
+
+def test_uniform_and_exp3s_similarity_is_an_equivalence_over_paired_seeds():
+    base = {"task_size": [0.85, 0.85, 0.85], "counterfactual": [0.9, 0.9, 0.9], "uniform": [0.880, 0.885, 0.890]}
+    same = _suite_claim({**base, "exp3s": [0.881, 0.886, 0.890]}, "Uniform and Exp3.S")
+    apart = _suite_claim({**base, "exp3s": [0.910, 0.915, 0.921]}, "Uniform and Exp3.S")
+    unsure = _suite_claim({**base, "exp3s": [0.880, 0.905, 0.889]}, "Uniform and Exp3.S")
+    assert (same.holds, apart.holds, unsure.holds) == (True, False, None)
+
+
+def test_bandit_similarity_and_margin_claims_use_paired_seed_intervals():
+    res = _bandit([0.60, 0.61, 0.62], [0.58, 0.59, 0.60])
+    res["bandit"]["final"]["uniform"] = [0.50, 0.51, 0.52]
+    res["bandit"]["final"]["exp3s"] = [0.501, 0.509, 0.521]
+    claims = chapter.claims(res, chapter.QUICK)
+    similar = next(c for c in claims if "Bandit" in c.claim and "perform similarly" in c.claim)
+    worse = next(c for c in claims if "noticeably worse" in c.claim)
+    assert similar.holds is True and worse.holds is True
+    res["bandit"]["final"]["exp3s"] = [0.57, 0.50, 0.60]           # one seed close to π^C: margin unsure
+    worse = next(c for c in chapter.claims(res, chapter.QUICK) if "noticeably worse" in c.claim)
+    assert worse.holds is None and worse.verdict == "inconclusive"

@@ -40,3 +40,24 @@ def test_bad_input():
         compare([1.0, 2.0], [1.0])
     with pytest.raises(ValueError, match="'greater' or 'less'"):
         mean_interval([1.0, 2.0, 3.0]).verdict("bigger")
+
+
+def test_exceeds_judges_a_claim_by_more_than_a_margin():
+    from mtlnotes.stats import Interval
+
+    assert Interval(2.0, 1.5, 2.5, 3).exceeds(1.0) is True
+    assert Interval(0.5, 0.2, 0.8, 3).exceeds(1.0) is False
+    assert Interval(1.0, 0.5, 1.5, 3).exceeds(1.0) is None  # the margin is inside the seed spread
+    assert Interval(2.0, 1.5, 2.5, 2).exceeds(1.0) is None  # too few seeds
+
+
+def test_within_is_an_equivalence_test():
+    from mtlnotes.stats import Interval
+
+    assert Interval(0.1, -0.5, 0.7, 5).within(1.0) is True
+    assert Interval(2.0, 1.5, 2.5, 5).within(1.0) is False
+    assert Interval(-2.0, -2.5, -1.5, 5).within(1.0) is False
+    assert Interval(0.8, 0.2, 1.4, 5).within(1.0) is None  # could be similar or not
+    assert Interval(0.0, float("nan"), float("nan"), 1).within(1.0) is None
+    with pytest.raises(ValueError, match="bound must be >= 0"):
+        Interval(0.0, -1.0, 1.0, 3).within(-1.0)
