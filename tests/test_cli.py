@@ -236,3 +236,19 @@ def test_chapter_options_end_in_one_line_and_exit_2(module, argv, says, capsys):
         chapter.main(argv)
     err = capsys.readouterr().err
     assert exc.value.code == 2 and says in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
+def test_every_chapter_has_a_main_that_passes_its_arguments_to_the_shared_cli(chapter, monkeypatch):
+    import importlib
+
+    seen = []
+
+    def capture(name, profiles, run, claims, argv=None):
+        seen.append(list(argv) if argv is not None else None)
+
+    module = importlib.import_module(f"mtlnotes.experiments.{chapter}")
+    monkeypatch.setattr(cli, "run_cli", capture)
+    monkeypatch.setattr(module, "run_cli", capture, raising=False)
+    module.main(["--profile", "quick"])
+    assert seen == [["--profile", "quick"]]

@@ -32,7 +32,7 @@ from mtlnotes.repro import seed_everything, thread_count, torch_generator
 from mtlnotes.results import Claim
 from mtlnotes.training import Stopwatch
 
-__all__ = ["Config", "QUICK", "PAPER", "PAPER_CARS", "FASHION_SEMANTIC", "fashion_semantic_structure", "load_task",
+__all__ = ["main", "Config", "QUICK", "PAPER", "PAPER_CARS", "FASHION_SEMANTIC", "fashion_semantic_structure", "load_task",
            "run", "claims", "summary_table", "PAPER_TABLES", "PAPER_TABLES_CARS",
            "paper_table", "CHAPTER"]
 
@@ -438,5 +438,10 @@ def claims(results: dict, config: Config) -> list[Claim]:
     return out
 
 
+def main(argv: list[str] | None = None) -> None:
+    """The chapter's command line: ``python -m mtlnotes.experiments.mmf --help``."""
+    run_cli(CHAPTER, {"quick": QUICK, "paper": PAPER, "paper-cars": PAPER_CARS}, run, claims, argv)
+
+
 if __name__ == "__main__":
-    run_cli(CHAPTER, {"quick": QUICK, "paper": PAPER, "paper-cars": PAPER_CARS}, run, claims)
+    main()

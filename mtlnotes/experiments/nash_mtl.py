@@ -45,7 +45,7 @@ from mtlnotes.training import Stopwatch, minibatches, predict, progress
 from mtlnotes.weighting import METHODS, GradientAggregator, LossWeighting, make_method, min_norm_weights
 from mtlnotes.weighting.trainer import PeakMemory, multitask_step, shared_parameter_step
 
-__all__ = ["Config", "QUICK", "PAPER", "run", "claims", "toy_losses", "run_toy", "run_multimnist", "delta_m",
+__all__ = ["main", "Config", "QUICK", "PAPER", "run", "claims", "toy_losses", "run_toy", "run_multimnist", "delta_m",
            "mean_rank", "TOY_STARTS", "LOSS_WEIGHTINGS", "toy_summary", "FIG2_GRADS", "update_directions", "update_frequency_study", "PAPER_QM9", "PAPER_NYUV2",
            "run_qm9", "run_nyuv2", "qm9_splits", "nyuv2_losses", "NYUv2Meter", "NYUV2_METRICS", "random_scale_crop"]
 
@@ -733,7 +733,12 @@ def claims(results: dict, config: Config) -> list[Claim]:
     return out
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> None:
+    """The chapter's command line: ``python -m mtlnotes.experiments.nash_mtl --help``."""
     from mtlnotes.experiments.cli import run_cli
 
-    run_cli(CHAPTER, {"quick": QUICK, "paper": PAPER}, run, claims)
+    run_cli(CHAPTER, {"quick": QUICK, "paper": PAPER}, run, claims, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -35,7 +35,7 @@ from mtlnotes.repro import seed_everything, torch_generator
 from mtlnotes.results import Claim
 from mtlnotes.training import minibatches, progress
 
-__all__ = ["Config", "QUICK", "EXTENDED", "PAPER", "PAPER_CIFAR10", "PAPER_SVHN", "PROFILES", "METHODS",
+__all__ = ["main", "Config", "QUICK", "EXTENDED", "PAPER", "PAPER_CIFAR10", "PAPER_SVHN", "PROFILES", "METHODS",
            "PAPER_CIFAR100_20", "TaskSplit", "load_task", "train_method", "run", "assemble", "summarize", "claims"]
 
 CHAPTER = "rl_aux"
@@ -413,5 +413,10 @@ def claims(results: dict, config: Config) -> list[Claim]:
     return out
 
 
+def main(argv: list[str] | None = None) -> None:
+    """The chapter's command line: ``python -m mtlnotes.experiments.rl_aux --help``."""
+    run_cli(CHAPTER, PROFILES, run, claims, argv)
+
+
 if __name__ == "__main__":
-    run_cli(CHAPTER, PROFILES, run, claims)
+    main()

@@ -43,7 +43,7 @@ from mtlnotes.scheduling import (BanditSpec, Exp3SPolicy, FixedPolicy, SoftmaxPo
 from mtlnotes.stats import compare
 from mtlnotes.training import Stopwatch, predict, progress
 
-__all__ = ["Config", "QUICK", "FULL", "PAPER", "CHAPTER", "GLUE_TABLE1", "GLUE_TABLE3", "run_bandit_experiment",
+__all__ = ["main", "Config", "QUICK", "FULL", "PAPER", "CHAPTER", "GLUE_TABLE1", "GLUE_TABLE3", "run_bandit_experiment",
            "run_suite_experiment", "check_glue_requirements", "run_glue", "GlueMultiTaskModel", "run", "claims"]
 
 CHAPTER = "task_selection"
@@ -571,5 +571,10 @@ def claims(results: dict, config: Config) -> list[Claim]:
     return out
 
 
+def main(argv: list[str] | None = None) -> None:
+    """The chapter's command line: ``python -m mtlnotes.experiments.task_selection --help``."""
+    run_cli(CHAPTER, {"quick": QUICK, "full": FULL, "paper": PAPER}, run, claims, argv)
+
+
 if __name__ == "__main__":
-    run_cli(CHAPTER, {"quick": QUICK, "full": FULL, "paper": PAPER}, run, claims)
+    main()
