@@ -62,3 +62,19 @@ def test_analyse_hv_of_identical_variants_is_equal():
     means = [res["table1"][v]["mean"] for v in ("F_EIG", "F_EI", "F_EG", "F_E")]
     assert means == pytest.approx([means[0]] * 4)
     assert all(res["table1"][v]["sign"] == "≈" for v in ("F_EI", "F_EG", "F_E"))
+
+
+def test_counted_claims_so_far_add_up_the_datasets_that_have_files():
+    from mtlnotes.experiments.fairness import counted_claims_so_far
+
+    def doc(name, hv_signs, pd_signs, sp_signs):
+        variants = ("F_EI", "F_EG", "F_E")
+        row = lambda signs: {"F_EIG": {"sign": ""}, **{v: {"sign": s} for v, s in zip(variants, signs)}}  # noqa: E731
+        return {"results": {"datasets": {name: {"table1": row(hv_signs),
+                                                "table3": {"PD": row(pd_signs), "spacing": row(sp_signs)}}}}}
+
+    docs = {"german": doc("german", "≈--", "--?", "≈≈-"), "compas": doc("compas", "-≈-", "≈--", "≈≈≈"), "adult": None}
+    hv, div = counted_claims_so_far(docs)
+    assert (hv["wins"], hv["comparisons"], hv["inconclusive"]) == (4, 6, 0)
+    assert (div["wins"], div["comparisons"], div["inconclusive"]) == (5, 12, 1)
+    assert hv["datasets"] == "german, compas" and hv["paper"] == "7 of 9"

@@ -23,7 +23,8 @@ from mtlnotes.fairness.moel import VARIANTS, MOELSettings, TabularData, run_moel
 from mtlnotes.results import Claim
 from mtlnotes.training import progress
 
-__all__ = ["Config", "QUICK", "PAPER", "PAPER_EPOCHS2", "run", "analyse", "claims", "PAPER_TABLES", "main"]
+__all__ = ["Config", "QUICK", "PAPER", "PAPER_EPOCHS2", "run", "analyse", "claims", "counted_claims_so_far",
+           "PAPER_TABLES", "main"]
 
 CHAPTER = "fairness"
 
@@ -208,6 +209,21 @@ def _count(res: dict, table: str, metric: str | None = None) -> tuple[int, int, 
             wins += row["sign"] == "-"
             undecidable += row["sign"] == INCONCLUSIVE
     return wins, total, undecidable
+
+
+def counted_claims_so_far(docs: dict[str, dict | None]) -> list[dict]:
+    """The counted claims of §4.2 ("7 of 9", "16 of 18") over the datasets whose paper-profile results files
+    exist (``docs``: dataset -> results file or None): wins of F_EIG / comparisons / inconclusive ones, and the
+    datasets behind them. A partial count is shown, never judged (:func:`claims` judges all three datasets)."""
+    merged = {"datasets": {name: doc["results"]["datasets"][name] for name, doc in docs.items() if doc is not None}}
+    hv = _count(merged, "table1")
+    pd_, sp = _count(merged, "table3", "PD"), _count(merged, "table3", "spacing")
+    div = tuple(a + b for a, b in zip(pd_, sp))
+    names = ", ".join(merged["datasets"]) or "none"
+    return [{"claim": "F_EIG has statistically the best HV", "paper": "7 of 9", "wins": hv[0], "comparisons": hv[1],
+             "inconclusive": hv[2], "datasets": names},
+            {"claim": "F_EIG has better diversity (PD and spacing)", "paper": "16 of 18", "wins": div[0],
+             "comparisons": div[1], "inconclusive": div[2], "datasets": names}]
 
 
 #: the paper's number of trials (§4); the counted claims are judged only from runs with this many
