@@ -38,3 +38,31 @@ def test_solving_every_n_steps_cuts_the_solves_and_reports_time_and_delta_m(monk
 def test_update_frequency_study_rejects_bad_step_counts():
     with pytest.raises(ValueError, match="every must be a non-empty tuple"):
         nash_mtl.update_frequency_study(TINY, every=(0,))
+
+
+def _mm(dm_nash, dm_ls, ranks):
+    return {"multimnist": {"mean_rank": {"LS": 2.0, "IMTL-G": 1.5, "Nash-MTL": 1.8},
+                           "delta_m": {"LS": sum(dm_ls) / 3, "IMTL-G": 5.0, "Nash-MTL": sum(dm_nash) / 3},
+                           "delta_m_per_seed": {"LS": dm_ls, "Nash-MTL": dm_nash, "IMTL-G": [5.0] * 3},
+                           "mean_rank_per_seed": ranks}}
+
+
+def _claim(results, start):
+    return next(c for c in nash_mtl.claims(results, nash_mtl.QUICK) if c.claim.startswith(start))
+
+
+def test_nash_against_ls_is_judged_over_paired_seeds():
+    ranks = [{"LS": 2, "IMTL-G": 1, "Nash-MTL": 3}] * 3
+    clear = _claim(_mm([10.0, 11.0, 12.0], [20.0, 21.0, 22.5], ranks), "Nash-MTL's Δm%")
+    spread = _claim(_mm([10.0, 25.0, 12.0], [20.0, 11.0, 22.5], ranks), "Nash-MTL's Δm%")
+    assert clear.holds is True
+    assert spread.holds is None and spread.verdict == "inconclusive"  # the means alone would say "holds"
+
+
+def test_best_mean_rank_compares_per_seed_ranks_with_the_best_rival():
+    behind = [{"LS": 2, "IMTL-G": 1, "Nash-MTL": 3}, {"LS": 2, "IMTL-G": 1, "Nash-MTL": 2.5},
+              {"LS": 2, "IMTL-G": 1.5, "Nash-MTL": 3}]
+    mixed = [{"LS": 2, "IMTL-G": 1, "Nash-MTL": 3}, {"LS": 2, "IMTL-G": 3, "Nash-MTL": 1},
+             {"LS": 2, "IMTL-G": 1, "Nash-MTL": 2}]
+    assert _claim(_mm([1.0] * 3, [2.0] * 3, behind), "Nash-MTL has the best mean rank").holds is False
+    assert _claim(_mm([1.0] * 3, [2.0] * 3, mixed), "Nash-MTL has the best mean rank").holds is None
