@@ -82,8 +82,8 @@ def test_ledger_is_a_summary_then_one_narrow_table_per_results_file(tmp_path):
     page = claims_ledger.ledger_page(tmp_path)
     summary, details = page.split("## Claims by results file")
     assert "## Summary" in summary
-    assert "| [toy](#ledger-toy-quick) | quick | 3 | 1 | 1 | 1 |" in summary
-    assert "| [toy](#ledger-toy-paper) | paper | 1 | 1 | 0 | 0 |" in summary
+    assert "| [toy](#ledger-toy-quick) | quick | 3 | 1 | 1 | 1 | 0 |" in summary  # inconclusive, not judged
+    assert "| [toy](#ledger-toy-paper) | paper | 1 | 1 | 0 | 0 | 0 |" in summary
     assert "(ledger-toy-quick)=" in details and "### toy — quick" in details
     assert "| A beats B | Table 1 | 1.5 | 1.235 | holds |" in details
     assert "| C beats D | Fig. 2 | — | — | inconclusive |" in details  # no None, no NaN

@@ -2,7 +2,7 @@
 
 The page ``book/ledger.md`` contains the marker ``{{ claims_ledger }}``; at build time it is replaced by
 Markdown generated from :func:`mtlnotes.results.load_claims`: first a summary with one row per results file
-(chapter, profile, how many claims hold, do not hold, are not judged; file and commit), then one section per
+(chapter, profile, how many claims hold, do not hold, are inconclusive, are not judged; file and commit), then one section per
 results file with its claims in a narrow table (claim, source, paper, ours, verdict). So the ledger always
 shows exactly the results files in the repository, and no table is wider than the page.
 """
@@ -28,9 +28,7 @@ def _cell(value: Any) -> str:
 
 
 def _verdict(claim) -> str:
-    if claim.holds is None and "inconclusive" in (claim.note or "").lower():
-        return "inconclusive"
-    return claim.verdict
+    return claim.verdict  # holds / does not hold / inconclusive / not judged (mtlnotes.results.Claim)
 
 
 def ledger_page(results: Path) -> str:
@@ -46,14 +44,14 @@ def ledger_page(results: Path) -> str:
         return "*No results files were found, so there are no claims to show.*\n"
 
     lines = ["## Summary", "",
-             "| chapter | profile | claims | holds | does not hold | not judged | results file, commit |",
-             "|---|---|--:|--:|--:|--:|---|"]
+             "| chapter | profile | claims | holds | does not hold | inconclusive | not judged | results file, commit |",
+             "|---|---|--:|--:|--:|--:|--:|---|"]
     for name, claims in by_file.items():
         head = heads[name]
         verdicts = [_verdict(c) for c in claims]
-        not_judged = sum(v in ("not judged", "inconclusive") for v in verdicts)
         lines.append(f"| [{head['chapter']}](#ledger-{Path(name).stem}) | {head['profile']} | {len(claims)} | "
-                     f"{verdicts.count('holds')} | {verdicts.count('does not hold')} | {not_judged} | "
+                     f"{verdicts.count('holds')} | {verdicts.count('does not hold')} | "
+                     f"{verdicts.count('inconclusive')} | {verdicts.count('not judged')} | "
                      f"`{name}`, `{head['commit'] or '—'}` |")
     lines += ["", "## Claims by results file", ""]
     for name, claims in by_file.items():
