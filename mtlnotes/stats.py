@@ -23,7 +23,7 @@ from typing import Literal
 
 from scipy import stats as _st
 
-__all__ = ["MIN_SEEDS", "Interval", "mean_interval", "compare", "verdict_word"]
+__all__ = ["MIN_SEEDS", "Interval", "mean_interval", "compare", "all_hold", "verdict_word"]
 
 #: the fewest seeds (or splits) a verdict is drawn from
 MIN_SEEDS = 3
@@ -127,6 +127,14 @@ def compare(a: Sequence[float], b: Sequence[float], *, paired: bool = True, conf
     half = float(_st.t.ppf(0.5 + confidence / 2, dof)) * se
     d = ia.mean - ib.mean
     return Interval(d, d - half, d + half, min(na, nb), confidence)
+
+
+def all_hold(verdicts: Sequence[bool | None]) -> bool | None:
+    """A claim made of several comparisons ("worse than each of A, B and C"): False when any part does not hold,
+    else None (inconclusive) when any part is inconclusive, else True."""
+    if False in verdicts:
+        return False
+    return None if None in verdicts else True
 
 
 def verdict_word(holds: bool | None) -> str:

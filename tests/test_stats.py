@@ -61,3 +61,11 @@ def test_within_is_an_equivalence_test():
     assert Interval(0.0, float("nan"), float("nan"), 1).within(1.0) is None
     with pytest.raises(ValueError, match="bound must be >= 0"):
         Interval(0.0, -1.0, 1.0, 3).within(-1.0)
+
+
+def test_all_hold_combines_the_parts_of_a_claim():
+    from mtlnotes.stats import all_hold
+
+    assert all_hold([True, True]) is True
+    assert all_hold([True, None]) is None
+    assert all_hold([None, False, True]) is False  # one part failing decides, even beside an unsure one

@@ -40,7 +40,7 @@ from mtlnotes.results import Claim
 from mtlnotes.scheduling import (BanditSpec, Exp3SPolicy, FixedPolicy, SoftmaxPolicy, TaskPolicy, TaskSizePolicy,
                                  UniformPolicy, concat_logs, fit_counterfactual_policy, run_bandit,
                                  train_with_policy)
-from mtlnotes.stats import compare
+from mtlnotes.stats import all_hold, compare
 from mtlnotes.training import Stopwatch, predict, progress
 
 __all__ = ["main", "Config", "QUICK", "FULL", "PAPER", "CHAPTER", "GLUE_TABLE1", "GLUE_TABLE3", "run_bandit_experiment",
@@ -522,8 +522,7 @@ def claims(results: dict, config: Config) -> list[Claim]:
                          f"ours = (Exp3.S - uniform) / oracle median, 95% interval [{rel.low:+.4f}, {rel.high:+.4f}] "
                          f"over {rel.n} seeds" + ("; inconclusive" if rel.within(0.03) is None else "")))
         gaps = {m: compare(f["counterfactual"], f[m]) for m in ("uniform", "exp3s")}  # paired seeds
-        each = [g.exceeds(0.02) for g in gaps.values()]
-        worse = False if False in each else (None if None in each else True)
+        worse = all_hold([g.exceeds(0.02) for g in gaps.values()])
         out.append(Claim(CHAPTER, "Bandit (Fig. 1): uniform and Exp3.S are both noticeably worse than π^C "
                          "(final score margin > 0.02 beyond the seed spread)", "noticeably worse",
                          round(min(g.mean for g in gaps.values()), 4), worse, p, "§4.1, Fig. 1",
@@ -534,8 +533,7 @@ def claims(results: dict, config: Config) -> list[Claim]:
         avg = {m: 100 * float(np.mean(v)) for m, v in s["average"].items()}
         pts = {m: [100 * x for x in v] for m, v in s["average"].items()}
         below = {m: compare(pts[m], pts["task_size"]) for m in ("uniform", "exp3s", "counterfactual")}  # paired
-        each = [g.exceeds(1.0) for g in below.values()]
-        much = False if False in each else (None if None in each else True)
+        much = all_hold([g.exceeds(1.0) for g in below.values()])
         out.append(Claim(CHAPTER, "Task size performs much worse than all other policies (average score; "
                          "ours: offline image suite, mean test accuracy x 100, not GLUE)", GLUE_TABLE1["task_size"]["average"],
                          round(avg["task_size"], 2), much, p, "§4.2, Table 1",
