@@ -227,6 +227,8 @@ def test_bad_device_through_python_m_is_one_line_exit_2(tmp_path):
     ("routing", ["--time-budget", "soon"], "--time-budget needs a value"),
     ("routing", ["--architectures"], "--architectures needs a value"),
     ("fairness", ["--dataset", "mnist"], "--dataset needs one of german, compas, adult"),
+    ("fairness", ["--runs-per-program", "0"], "--runs-per-program needs a positive integer, got '0'"),
+    ("fairness", ["--runs-per-program"], "--runs-per-program needs a positive integer, got ''"),
 ])
 def test_chapter_options_end_in_one_line_and_exit_2(module, argv, says, capsys):
     import importlib
@@ -252,3 +254,16 @@ def test_every_chapter_has_a_main_that_passes_its_arguments_to_the_shared_cli(ch
     monkeypatch.setattr(module, "run_cli", capture, raising=False)
     module.main(["--profile", "quick"])
     assert seen == [["--profile", "quick"]]
+
+
+def test_fairness_runs_per_program_reaches_every_profile_and_not_the_shared_cli(monkeypatch):
+    from mtlnotes.experiments import fairness
+
+    seen = []
+    monkeypatch.setattr(cli, "run_cli",
+                        lambda name, profiles, run, claims, argv=None: seen.append((name, profiles, argv)))
+    fairness.main(["--dataset", "adult", "--runs-per-program", "30", "--profile", "paper"])
+    name, profiles, argv = seen[0]
+    assert name == "fairness_adult" and argv == ["--profile", "paper"]
+    assert {c.runs_per_program for c in profiles.values()} == {30}
+    assert {c.datasets for c in profiles.values()} == {("adult",)}

@@ -271,7 +271,9 @@ def claims(results: dict, config: Config) -> list[Claim]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The shared CLI, plus ``--dataset NAME`` to run one dataset as chapter ``fairness_<NAME>``."""
+    """The shared CLI, plus ``--dataset NAME`` to run one dataset as chapter ``fairness_<NAME>`` and
+    ``--runs-per-program N``: how many (variant, trial) runs are trained as one tensor program (default 12;
+    on a GPU, 30 or more keep it busy). It changes speed, not results, and is left out of the fingerprint."""
     from mtlnotes.experiments.cli import run_cli
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -287,6 +289,15 @@ def main(argv: list[str] | None = None) -> None:
         del argv[i:i + 2]
         profiles = {k: dataclasses.replace(c, datasets=(name,)) for k, c in profiles.items()}
         chapter = f"{CHAPTER}_{name}"
+    if "--runs-per-program" in argv:  # speed only (not in the checkpoint fingerprint): larger on a GPU
+        i = argv.index("--runs-per-program")
+        value = argv[i + 1] if i + 1 < len(argv) else ""
+        if not value.isdigit() or int(value) < 1:
+            from mtlnotes.experiments.cli import usage_error
+
+            usage_error("fairness", f"--runs-per-program needs a positive integer, got {value!r}")
+        del argv[i:i + 2]
+        profiles = {k: dataclasses.replace(c, runs_per_program=int(value)) for k, c in profiles.items()}
     run_cli(chapter, profiles, run, claims, argv)
 
 

@@ -150,7 +150,7 @@ class StackedPopulations:
             raise ValueError(f"{len(x)} inputs but {len(y)} labels")
         leaves = {k: v.requires_grad_(True) for k, v in self._fast_leaves(x, gather=dense is None).items()}
         opt = torch.optim.Adam(list(leaves.values()), lr=lr)
-        last = float("nan")
+        last = torch.tensor(float("nan"))
         device = y.device
         for _ in range(epochs):
             orders = torch.stack([torch.randperm(len(x), generator=g) for g in generators]).to(device)
@@ -163,9 +163,9 @@ class StackedPopulations:
                 opt.zero_grad(set_to_none=True)
                 per_model.sum().backward()
                 opt.step()
-                last = float(per_model.detach().mean())
+                last = per_model.detach().mean()  # no float() here: it would wait for the GPU every step
         self._from_fast(leaves, x)
-        return last
+        return float(last)
 
     def gradients(self, x: OneHotInputs, y: torch.Tensor, dense: torch.Tensor | None = None
                   ) -> dict[str, torch.Tensor]:
@@ -181,11 +181,14 @@ class StackedPopulations:
         return grads.params
 
     @torch.no_grad()
-    def predict_proba(self, x: OneHotInputs, max_elements: int = 2 ** 25,
+    def predict_proba(self, x: OneHotInputs, max_elements: int | None = None,
                       dense: torch.Tensor | None = None) -> torch.Tensor:
         """Sigmoid outputs (R, P, n) on shared rows, in row chunks of at most ``max_elements`` hidden units
-        (``dense``: as in :meth:`partial_train`)."""
+        (default 2²⁵ on a CPU, 2²⁸ on a GPU, where fewer, larger chunks keep it busy; ``dense``: as in
+        :meth:`partial_train`)."""
         leaves = self._fast_leaves(x, gather=dense is None)
+        if max_elements is None:
+            max_elements = 2 ** 25 if leaves["W2"].device.type == "cpu" else 2 ** 28
         r, p, _, h = self.params["W1"].shape
         chunk = max(1, max_elements // (r * p * h))
         outs = []
