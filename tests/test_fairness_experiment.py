@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -78,3 +79,64 @@ def test_counted_claims_so_far_add_up_the_datasets_that_have_files():
     assert (hv["wins"], hv["comparisons"], hv["inconclusive"]) == (4, 6, 0)
     assert (div["wins"], div["comparisons"], div["inconclusive"]) == (5, 12, 1)
     assert hv["datasets"] == "german, compas" and hv["paper"] == "7 of 9"
+
+
+def _paper_doc(name, hv_signs, pd_signs, sp_signs, trials=15, **config_changes):
+    import dataclasses
+
+    from mtlnotes.experiments.fairness import PAPER
+
+    variants = ("F_EI", "F_EG", "F_E")
+    row = lambda signs: {"F_EIG": {"sign": "", "mean": 1.0},  # noqa: E731
+                         **{v: {"sign": s, "mean": 0.5} for v, s in zip(variants, signs)}}
+    config = dataclasses.asdict(dataclasses.replace(PAPER, datasets=(name,), **config_changes))
+    return {"config": config, "provenance": {"git_commit": "abc", "device": "cpu"},
+            "results": {"trials": trials, "datasets": {name: {
+                "table1": row(hv_signs), "table2": {}, "n": {"train": 1},
+                "table3": {"PD": row(pd_signs), "spacing": row(sp_signs)}}}}}
+
+
+def test_the_counted_claims_are_judged_over_the_three_paper_files():
+    from mtlnotes.experiments.fairness import PAPER, claims, combine_paper_files
+
+    docs = {"german": _paper_doc("german", "≈--", "---", "≈≈-"), "compas": _paper_doc("compas", "-≈-", "≈--", "≈≈≈"),
+            "adult": _paper_doc("adult", "---", "---", "---")}
+    combined = combine_paper_files(docs)
+    assert combined["trials"] == 15 and list(combined["datasets"]) == ["german", "compas", "adult"]
+    hv, div = claims(combined, PAPER)[:2]
+    assert (hv.ours, hv.holds) == ("7 of 9", True)  # 2 + 2 + 3 wins: as many as the paper's 7
+    assert (div.ours, div.holds) == ("12 of 18", False)  # 4 + 2 + 6 wins, fewer than 16
+    docs["adult"] = _paper_doc("adult", "--≈", "---", "---")
+    assert claims(combine_paper_files(docs), PAPER)[0].holds is False
+
+
+@pytest.mark.parametrize("change, says", [
+    ({"adult": None}, "missing: fairness_adult-paper.json"),
+    ({"compas": _paper_doc("compas", "---", "---", "---", epochs=2)}, "fairness_compas-paper.json was not run with"),
+    ({"german": _paper_doc("german", "---", "---", "---", trials=4)}, "different numbers of trials ([4, 15])"),
+])
+def test_combining_paper_files_refuses_incomplete_or_mismatched_files(change, says):
+    from mtlnotes.experiments.fairness import combine_paper_files
+
+    docs = {n: _paper_doc(n, "---", "---", "---") for n in ("german", "compas", "adult")} | change
+    with pytest.raises(ValueError, match=re.escape(says)):
+        combine_paper_files(docs)
+
+
+def test_combine_writes_the_counted_claims_from_the_results_folder(tmp_path, monkeypatch):
+    import json
+
+    from mtlnotes.experiments import fairness
+
+    for name in ("german", "compas", "adult"):
+        (tmp_path / f"fairness_{name}-paper.json").write_text(json.dumps(
+            {"chapter": f"fairness_{name}", "profile": "paper", "claims": [],
+             **_paper_doc(name, "-≈-", "---", "≈≈≈")}))
+    monkeypatch.setenv("MTLNOTES_RESULTS", str(tmp_path))
+    out = tmp_path / "out" / "fairness-paper.json"
+    fairness.main(["--combine", "--profile", "paper", "--out", str(out)])
+    doc = json.loads(out.read_text())
+    assert doc["chapter"] == "fairness" and doc["profile"] == "paper"
+    assert [(c["ours"], c["holds"]) for c in doc["claims"]] == [("6 of 9", False), ("9 of 18", False)]
+    assert [s["file"] for s in doc["results"]["sources"]] == [f"fairness_{n}-paper.json" for n in
+                                                              ("german", "compas", "adult")]

@@ -24,6 +24,7 @@ from mtlnotes.results import Claim
 from mtlnotes.training import progress
 
 __all__ = ["Config", "QUICK", "PAPER", "PAPER_EPOCHS2", "run", "analyse", "claims", "counted_claims_so_far",
+           "combine_paper_files",
            "PAPER_TABLES", "main"]
 
 CHAPTER = "fairness"
@@ -230,6 +231,41 @@ def counted_claims_so_far(docs: dict[str, dict | None]) -> list[dict]:
 PAPER_TRIALS = 15
 
 
+def combine_paper_files(docs: dict[str, dict | None]) -> dict:
+    """The per-dataset paper-profile results files (``docs``: dataset -> file as read by
+    :func:`~mtlnotes.results.read_results`) as one results dict over all three datasets, so that
+    :func:`claims` can judge the counted claims ("7 of 9", "16 of 18"), which are about all three at once.
+
+    Keeps each dataset's Tables 1-3 and sizes, and the file, commit and device behind each. Every file must
+    hold the paper's settings (anything but seeds, profile and datasets equal to :data:`PAPER`) and the same
+    number of trials; otherwise a one-line ``ValueError`` names the file.
+    """
+    missing = [name for name in FAIRNESS_DATASETS if docs.get(name) is None]
+    if missing:
+        raise ValueError(f"the counted claims need the paper-profile file of every dataset; missing: "
+                         f"{', '.join(f'fairness_{m}-paper.json' for m in missing)} (run python -m "
+                         f"mtlnotes.experiments.fairness --dataset NAME --profile paper)")
+    expected = _fingerprint(PAPER)
+    trials, datasets, sources = set(), {}, []
+    for name in FAIRNESS_DATASETS:
+        doc = docs[name]
+        got = {k: v for k, v in doc["config"].items() if k in expected}
+        as_lists = lambda d: {k: [list(x) if isinstance(x, (list, tuple)) else x for x in v]  # noqa: E731
+                              if isinstance(v, (list, tuple)) else v for k, v in d.items()}
+        if as_lists(got) != as_lists(expected):
+            raise ValueError(f"fairness_{name}-paper.json was not run with the paper's settings; rerun it with "
+                             f"--profile paper")
+        trials.add(doc["results"]["trials"])
+        d = doc["results"]["datasets"][name]
+        datasets[name] = {k: d[k] for k in ("table1", "table2", "table3", "n")}
+        sources.append({"dataset": name, "file": f"fairness_{name}-paper.json", "trials": doc["results"]["trials"],
+                        "commit": doc["provenance"].get("git_commit"), "device": doc["provenance"].get("device")})
+    if len(trials) != 1:
+        raise ValueError(f"the paper-profile files have different numbers of trials ({sorted(trials)}); "
+                         f"rerun them with the same --seeds")
+    return {"datasets": datasets, "trials": trials.pop(), "sources": sources}
+
+
 def claims(results: dict, config: Config) -> list[Claim]:
     """Claims of Zhang et al. §4.2 (Tables 1 and 3) against our runs.
 
@@ -245,19 +281,22 @@ def claims(results: dict, config: Config) -> list[Claim]:
     if not full:
         note += f"; not judged: the paper's claims rest on {PAPER_TRIALS} trials"
     out = []
+    rule = "; holds when F_EIG wins at least as many comparisons as in the paper"
     w, n, q = _count(results, "table1")
     judged = full and n == 9 and q == 0
     out.append(Claim(chapter, "F_EIG has statistically the best HV (Wilcoxon, 0.05) against the other variants",
                      "7 of 9", f"{w} of {n}" + (f" ({q} inconclusive)" if q else ""),
                      (w >= 7) if judged else None, prof, "Table 1",
-                     note if judged or not full else note + "; judged only over all 3 datasets (9 comparisons)"))
+                     note + rule if judged else note if not full else
+                     note + "; judged only over all 3 datasets (9 comparisons)"))
     w1, n1, q1 = _count(results, "table3", "PD")
     w2, n2, q2 = _count(results, "table3", "spacing")
     judged = full and n1 + n2 == 18 and q1 + q2 == 0
     out.append(Claim(chapter, "F_EIG has better diversity (PD and spacing, Wilcoxon 0.05)", "16 of 18",
                      f"{w1 + w2} of {n1 + n2}" + (f" ({q1 + q2} inconclusive)" if q1 + q2 else ""),
                      (w1 + w2 >= 16) if judged else None, prof, "Table 3",
-                     note if judged or not full else note + "; judged only over all 3 datasets (18 comparisons)"))
+                     note + rule if judged else note if not full else
+                     note + "; judged only over all 3 datasets (18 comparisons)"))
     for name, d in results["datasets"].items():
         means = {v: row["mean"] for v, row in d["table1"].items()}
         best = max(means, key=means.get)
@@ -273,7 +312,11 @@ def claims(results: dict, config: Config) -> list[Claim]:
 def main(argv: list[str] | None = None) -> None:
     """The shared CLI, plus ``--dataset NAME`` to run one dataset as chapter ``fairness_<NAME>`` and
     ``--runs-per-program N``: how many (variant, trial) runs are trained as one tensor program (default 12;
-    on a GPU, 30 or more keep it busy). It changes speed, not results, and is left out of the fingerprint."""
+    on a GPU, 30 or more keep it busy). It changes speed, not results, and is left out of the fingerprint.
+
+    ``--combine --profile paper --out results/fairness-paper.json`` reads the three per-dataset paper files
+    from the results folder and writes the counted claims judged over all of them
+    (:func:`combine_paper_files`)."""
     from mtlnotes.experiments.cli import run_cli
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -298,6 +341,18 @@ def main(argv: list[str] | None = None) -> None:
             usage_error("fairness", f"--runs-per-program needs a positive integer, got {value!r}")
         del argv[i:i + 2]
         profiles = {k: dataclasses.replace(c, runs_per_program=int(value)) for k, c in profiles.items()}
+    if "--combine" in argv:  # the counted claims over the three per-dataset paper files
+        argv.remove("--combine")
+        from mtlnotes.results import find_results
+
+        def combined(config, device=None, checkpoint_dir=None):
+            return combine_paper_files({name: find_results(f"{CHAPTER}_{name}", "paper")
+                                        for name in FAIRNESS_DATASETS})
+
+        combined.__module__ = __name__
+        counted = lambda results, config: claims(results, config)[:2]  # noqa: E731  (the per-dataset ones are in
+        run_cli(CHAPTER, {"paper": PAPER}, combined, counted, argv)     # the per-dataset files already)
+        return
     run_cli(chapter, profiles, run, claims, argv)
 
 
