@@ -16,6 +16,7 @@ __all__ = [
     "progress_enabled",
     "progress",
     "minibatches",
+    "EpochShuffles",
     "predict",
     "accuracy",
     "per_task_accuracy",
@@ -51,6 +52,38 @@ def minibatches(n: int, batch_size: int, generator: torch.Generator | None = Non
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         yield order[start:start + batch_size]
+
+
+class EpochShuffles:
+    """The minibatches of each epoch from one generator stream (one ``randperm`` per epoch, as a loop calling
+    :func:`minibatches` every epoch draws them), replayable from any epoch.
+
+    ``shuffles(epoch)`` returns the batches an uninterrupted loop would have seen in that epoch: the permutations
+    of skipped epochs are drawn and dropped first. So :func:`mtlnotes.fit.fit` can resume a run at epoch ``e``
+    with the same order, and a chapter moved onto ``fit`` keeps the numbers its continuous-stream loop gave.
+
+        >>> import torch
+        >>> a = EpochShuffles(5, 2, torch.Generator().manual_seed(0))
+        >>> b = EpochShuffles(5, 2, torch.Generator().manual_seed(0))
+        >>> _ = a(0); [t.tolist() for t in a(1)] == [t.tolist() for t in b(1)]
+        True
+    """
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator) -> None:
+        if n < 0 or batch_size < 1:
+            raise ValueError(f"need n >= 0 and batch_size >= 1, got n={n}, batch_size={batch_size}")
+        self.n, self.batch_size, self.generator = n, batch_size, generator
+        self._next_epoch = 0
+
+    def __call__(self, epoch: int) -> list[torch.Tensor]:
+        if epoch < self._next_epoch:
+            raise ValueError(f"epoch {epoch} was already drawn (next is {self._next_epoch}); use a fresh EpochShuffles")
+        while self._next_epoch < epoch:
+            torch.randperm(self.n, generator=self.generator)
+            self._next_epoch += 1
+        self._next_epoch += 1
+        order = torch.randperm(self.n, generator=self.generator)
+        return [order[start:start + self.batch_size] for start in range(0, self.n, self.batch_size)]
 
 
 @torch.no_grad()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import torch
 
 from mtlnotes.experiments import basics
 from mtlnotes.training import count_parameters
@@ -31,11 +32,40 @@ def test_short_training_run_is_deterministic(data_root):
     assert min(accs["hard_sharing"]) > 0.2
 
 
-def test_claims_are_judged_from_results():
-    fake = {"parameters": {"hard_sharing": 10, "single_task": 20}, "sizes": {"train": 1},
-            "per_seed": [{"test_accuracy": {"hard_sharing": [0.90, 0.80], "single_task": [0.90, 0.81]}}]}
-    c_params, c_acc = basics.claims(fake, TINY)
+def _results(hard, single):
+    return {"parameters": {"hard_sharing": 10, "single_task": 20}, "sizes": {"train": 1}, "task_names": ["l", "r"],
+            "per_seed": [{"test_accuracy": {"hard_sharing": h, "single_task": s}} for h, s in zip(hard, single)]}
+
+
+def test_claims_are_judged_from_seed_intervals():
+    single = [[0.90, 0.81], [0.91, 0.80], [0.92, 0.82]]
+    # the right task is 1 point worse on every seed: the interval (zero width) lies below -0.5
+    c_params, c_acc = basics.claims(_results([[0.90, 0.80], [0.91, 0.79], [0.92, 0.81]], single), TINY)
     assert c_params.ours == 0.5 and c_params.holds is True
     assert c_acc.ours == pytest.approx(-1.0) and c_acc.holds is False
-    fake["per_seed"][0]["test_accuracy"]["hard_sharing"] = [0.90, 0.808]
-    assert basics.claims(fake, TINY)[1].holds is True
+    # 0.2 points worse on every seed: inside the margin
+    assert basics.claims(_results([[0.90, 0.808], [0.91, 0.798], [0.92, 0.818]], single), TINY)[1].holds is True
+    # -1, +0.6, -1.4 points: mean -0.6, but the spread covers -0.5 -> inconclusive, and the verdict says so
+    c = basics.claims(_results([[0.90, 0.80], [0.91, 0.806], [0.92, 0.806]], single), TINY)[1]
+    assert c.holds is None and c.verdict == "inconclusive"
+
+
+def test_claims_with_fewer_than_three_seeds_are_not_judged():
+    c = basics.claims(_results([[0.90, 0.70]], [[0.90, 0.81]]), TINY)[1]
+    assert c.holds is None and c.verdict == "not judged"
+
+
+def test_train_model_resumed_from_its_checkpoint_equals_an_uninterrupted_run(data_root, tmp_path):
+    from mtlnotes.checkpoint import CheckpointStore
+
+    train, val, _ = basics.build_data(TINY, data_root)
+    three = dataclasses.replace(TINY, epochs=3)
+    whole = basics.train_model(basics.build_model(three, True, seed=0), [0, 1], train, val, three, seed=0)
+    store = CheckpointStore(tmp_path)
+    basics.train_model(basics.build_model(TINY, True, seed=0), [0, 1], train, val, TINY, seed=0,
+                       checkpoint=store, key="m")  # "interrupted" after 2 epochs
+    resumed = basics.train_model(basics.build_model(three, True, seed=0), [0, 1], train, val, three, seed=0,
+                                 checkpoint=store, key="m")
+    assert resumed["val_curve"] == whole["val_curve"] and resumed["best_epoch"] == whole["best_epoch"]
+    for a, b in zip(whole["model"].parameters(), resumed["model"].parameters()):
+        assert torch.equal(a, b)
