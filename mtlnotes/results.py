@@ -48,18 +48,20 @@ class Claim:
     profile: str
     source: str = ""
     note: str = ""
+    inconclusive: bool = False  # holds is None because the seed statistics could not decide (mtlnotes.stats)
 
     def __post_init__(self) -> None:
         if self.holds not in (True, False, None):
             raise ValueError(f"holds must be True, False or None, got {self.holds!r}")
+        if self.inconclusive and self.holds is not None:
+            raise ValueError(f"a claim judged {self.holds} cannot be inconclusive: {self.claim!r}")
 
     @property
     def verdict(self) -> str:
-        """"holds", "does not hold", or for ``holds=None``: "inconclusive" when the note says the seed
-        statistics could not decide (:mod:`mtlnotes.stats`), else "not judged" (e.g. a profile too small)."""
+        """"holds", "does not hold", or for ``holds=None``: "inconclusive" when the seed statistics could not
+        decide (``inconclusive``, set from :mod:`mtlnotes.stats`), else "not judged" (e.g. a profile too small)."""
         if self.holds is None:
-            note = self.note.lower()
-            return "inconclusive" if "inconclusive" in note and "not judged" not in note else "not judged"
+            return "inconclusive" if self.inconclusive else "not judged"
         return "holds" if self.holds else "does not hold"
 
     def to_dict(self) -> dict:
@@ -67,8 +69,14 @@ class Claim:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Claim":
+        """The claim of a results file. Files written before ``inconclusive`` existed said it in the note; for
+        them it is read from there."""
         fields = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in fields})
+        kept = {k: v for k, v in d.items() if k in fields}
+        if "inconclusive" not in d and d.get("holds") is None:
+            note = str(d.get("note") or "").lower()
+            kept["inconclusive"] = "inconclusive" in note and "not judged" not in note
+        return cls(**kept)
 
 
 def repo_root() -> Path | None:

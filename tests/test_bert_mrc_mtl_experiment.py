@@ -90,7 +90,7 @@ def test_claims_are_inconclusive_inside_the_spread_and_judged_outside():
     assert c.claim.startswith("MRC-MTL(Hierarchy) beats") and c.holds is True
     noisy = _fake_results({"mtl_hierarchy": [0.60, 0.50, 0.62, 0.48], "mtl_parallel": [0.55, 0.56, 0.54, 0.53]})
     c = exp.claims(noisy, cfg)[0]
-    assert c.holds is None and "inconclusive" in c.note
+    assert c.holds is None and c.verdict == "inconclusive" and "inconclusive" in c.note
     worse = _fake_results({"mtl_hierarchy": [0.40, 0.41, 0.42, 0.43], "mtl_parallel": [0.50, 0.52, 0.51, 0.53]})
     assert exp.claims(worse, cfg)[0].holds is False
     single = _fake_results({"mtl_hierarchy": [0.9], "mtl_parallel": [0.1]})

@@ -48,8 +48,20 @@ def test_claim_validates_holds():
     with pytest.raises(ValueError):
         Claim("c", "x", 1, 1, "yes", "quick")
     assert Claim("c", "x", 1, 1, None, "quick").verdict == "not judged"
-    assert Claim("c", "x", 1, 1, None, "quick", note="3 seeds: inconclusive").verdict == "inconclusive"
-    assert Claim("c", "x", 1, 1, None, "quick", note="not judged: 1 seed (inconclusive)").verdict == "not judged"
+    assert Claim("c", "x", 1, 1, None, "quick", inconclusive=True).verdict == "inconclusive"
+    # the verdict comes from the field, never from the wording of the note
+    assert Claim("c", "x", 1, 1, None, "quick", note="3 seeds: inconclusive").verdict == "not judged"
+    with pytest.raises(ValueError, match="cannot be inconclusive"):
+        Claim("c", "x", 1, 1, False, "quick", inconclusive=True)
+
+
+def test_claims_round_trip_and_older_files_say_inconclusive_in_the_note():
+    c = Claim("c", "x", 1, 1, None, "quick", note="n", inconclusive=True)
+    assert Claim.from_dict(c.to_dict()) == c
+    old = {"chapter": "c", "claim": "x", "paper": 1, "ours": 1, "holds": None, "profile": "quick"}
+    assert Claim.from_dict({**old, "note": "3 seeds: inconclusive"}).verdict == "inconclusive"
+    assert Claim.from_dict({**old, "note": "not judged: 1 seed (inconclusive)"}).verdict == "not judged"
+    assert Claim.from_dict({**old, "note": "inconclusive", "inconclusive": False}).verdict == "not judged"
 
 
 def test_ledger_collects_every_claim(tmp_path):

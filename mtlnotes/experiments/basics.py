@@ -190,14 +190,15 @@ def claims(results: dict, config: Config) -> list[Claim]:
     if not enough:
         note += f"; not judged: fewer than {MIN_SEEDS} seeds"
     elif holds is None:
-        note += "; inconclusive: an interval contains −0.5"
+        note += "; an interval contains −0.5"
     return [
         Claim(CHAPTER, "Hard parameter sharing needs fewer parameters than one network per task "
                        "(ratio shared / independent < 1)", None, round(ratio, 4), ratio < 1.0, config.profile,
               source="Caruana (1997); Ruder (2017) §3"),
         Claim(CHAPTER, "Sharing the trunk does not hurt either task: hard sharing is within 0.5 accuracy points of "
                        "single-task training on every task (worst task's difference, points, mean over seeds)",
-              None, round(worst, 2), holds, config.profile, source="Caruana (1997) §1", note=note),
+              None, round(worst, 2), holds, config.profile, source="Caruana (1997) §1", note=note,
+              inconclusive=enough and holds is None),
     ]
 
 

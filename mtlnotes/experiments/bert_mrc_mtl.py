@@ -212,7 +212,7 @@ def claims(results: dict, config: Config) -> list[Claim]:
         ours = f"{np.mean(fa):.2f} vs {np.mean(fb):.2f} (diff {c})"
         out.append(Claim(claim=claim, paper=paper, ours=ours, holds=holds, **base,
                          note=f"All F1 (%), mean over {n} split(s), paired 95% t-interval of the difference: "
-                              f"{verdict_word(holds)}; encoder: {enc}"))
+                              f"{verdict_word(holds)}; encoder: {enc}", inconclusive=holds is None))
 
     ordering("MRC-MTL(Hierarchy) beats MRC-MTL(Parallel)", "mtl_hierarchy", "mtl_parallel")
     ordering("MRC-MTL(Parallel) beats MRC(Bdy) (better than any single-task model)", "mtl_parallel", "mrc_bdy")

@@ -242,7 +242,7 @@ def claims(results: dict, config: Config) -> list[Claim]:
         out.append(Claim(CHAPTER, f"{text} (IoU difference)", round(pa - pb, 4), round(diff.mean, 4), holds,
                          config.profile, src,
                          f"{where}; ours {a} {mean_interval(ia)} vs {b} {mean_interval(ib)}; paired 95% interval of "
-                         f"the difference: {verdict_word(holds)}"))
+                         f"the difference: {verdict_word(holds)}", inconclusive=holds is None))
     g = _iou(results, "GLUNet")
     if g:
         out.append(Claim(CHAPTER, "GLUNet's IoU on DSB2018", PAPER_TABLE2["GLUNet"][0], round(float(np.mean(g)), 4),

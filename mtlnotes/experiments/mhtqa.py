@@ -202,7 +202,7 @@ def claims(results: dict, config: Config) -> list[Claim]:
                 f"{_pct(acc(a, t)[0])} vs {_pct(acc(b, t)[0])}")
         out.append(Claim(CHAPTER, text, f"{TABLE2[a][t]:.2f} vs {TABLE2[b][t]:.2f}", ours, holds, config.profile,
                          source, f"{verdict_word(holds)}; paired 95% t-interval of the difference over "
-                                 f"{d.n} seed(s); {config.dataset} test questions"))
+                                 f"{d.n} seed(s); {config.dataset} test questions", inconclusive=holds is None))
 
     for t in ("all", "tf", "mc", "diagram"):
         add(f"MQL_all beats RRBS_all on {TYPE_NAMES[t]}", "mql_all", "rrbs_all", t, "greater")

@@ -513,21 +513,23 @@ def claims(results: dict, config: Config) -> list[Claim]:
                          f"oracle {oracle:.4f}; relative gap (oracle - π^C) / oracle = {gap:+.3f}; "
                          + ("π^C is above the oracle beyond the seed spread. " if below is False else
                             "inside the seed spread (inconclusive). " if below is None else "")
-                         + ORACLE_NOTE))
+                         + ORACLE_NOTE, inconclusive=below is None))
         f = b["final"]
         rel = compare([x / oracle for x in f["exp3s"]], [x / oracle for x in f["uniform"]])  # paired seeds
         out.append(Claim(CHAPTER, "Bandit (Fig. 1): uniform and Exp3.S perform similarly (final scores within 3% "
                          "of the oracle's score of each other; equivalence over paired seeds)", "similar",
                          round(rel.mean, 4), rel.within(0.03), p, "§4.1, Fig. 1",
                          f"ours = (Exp3.S - uniform) / oracle median, 95% interval [{rel.low:+.4f}, {rel.high:+.4f}] "
-                         f"over {rel.n} seeds" + ("; inconclusive" if rel.within(0.03) is None else "")))
+                         f"over {rel.n} seeds" + ("; inconclusive" if rel.within(0.03) is None else ""),
+                         inconclusive=rel.within(0.03) is None))
         gaps = {m: compare(f["counterfactual"], f[m]) for m in ("uniform", "exp3s")}  # paired seeds
         worse = all_hold([g.exceeds(0.02) for g in gaps.values()])
         out.append(Claim(CHAPTER, "Bandit (Fig. 1): uniform and Exp3.S are both noticeably worse than π^C "
                          "(final score margin > 0.02 beyond the seed spread)", "noticeably worse",
                          round(min(g.mean for g in gaps.values()), 4), worse, p, "§4.1, Fig. 1",
                          "; ".join(f"π^C - {m}: [{g.low:+.4f}, {g.high:+.4f}]" for m, g in gaps.items())
-                         + f"; lambda = {b['lambda']} (paper: 0.2)" + ("; inconclusive" if worse is None else "")))
+                         + f"; lambda = {b['lambda']} (paper: 0.2)" + ("; inconclusive" if worse is None else ""),
+                         inconclusive=worse is None))
     s = results.get("suite")
     if s:
         avg = {m: 100 * float(np.mean(v)) for m, v in s["average"].items()}
@@ -539,7 +541,7 @@ def claims(results: dict, config: Config) -> list[Claim]:
                          round(avg["task_size"], 2), much, p, "§4.2, Table 1",
                          "holds if more than 1 point below every other policy beyond the seed spread; "
                          + ", ".join(f"{m} - task size [{g.low:+.2f}, {g.high:+.2f}]" for m, g in below.items())
-                         + ("; inconclusive" if much is None else "")))
+                         + ("; inconclusive" if much is None else ""), inconclusive=much is None))
         rival = max((m for m in avg if m != "counterfactual"), key=avg.get)
         best = compare(s["average"]["counterfactual"], s["average"][rival]).verdict("greater")  # paired seeds
         out.append(Claim(CHAPTER, "π^C reaches the best average score (ours: offline suite; judged against the "
@@ -547,14 +549,15 @@ def claims(results: dict, config: Config) -> list[Claim]:
                          round(avg["counterfactual"], 2), best, p, "§4.2, Table 1",
                          f"uniform {avg['uniform']:.2f}, Exp3.S {avg['exp3s']:.2f}, task size {avg['task_size']:.2f}"
                          + ("; the difference to " + rival + " is inside the seed spread (inconclusive)"
-                            if best is None else "")))
+                            if best is None else ""), inconclusive=best is None))
         sim = compare(pts["exp3s"], pts["uniform"])  # paired seeds
         out.append(Claim(CHAPTER, "Uniform and Exp3.S perform similarly on average (within 1 point, equivalence "
                          "over paired seeds; ours: offline suite)",
                          f"{GLUE_TABLE1['uniform']['average']} vs {GLUE_TABLE1['exp3s']['average']}",
                          round(sim.mean, 2), sim.within(1.0), p, "§4.2, Table 1",
                          f"ours = Exp3.S - uniform, in points, 95% interval [{sim.low:+.2f}, {sim.high:+.2f}] over "
-                         f"{sim.n} seeds" + ("; inconclusive" if sim.within(1.0) is None else "")))
+                         f"{sim.n} seeds" + ("; inconclusive" if sim.within(1.0) is None else ""),
+                         inconclusive=sim.within(1.0) is None))
     g = results.get("glue")
     if g:
         for m in METHODS:
