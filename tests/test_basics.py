@@ -69,3 +69,15 @@ def test_train_model_resumed_from_its_checkpoint_equals_an_uninterrupted_run(dat
     assert resumed["val_curve"] == whole["val_curve"] and resumed["best_epoch"] == whole["best_epoch"]
     for a, b in zip(whole["model"].parameters(), resumed["model"].parameters()):
         assert torch.equal(a, b)
+
+
+def test_profile_rows_put_the_profiles_side_by_side_with_paired_intervals():
+    doc = lambda hard, single, epochs: {"config": {"epochs": epochs},  # noqa: E731
+                                        "results": _results(hard, single) | {"sizes": {"train": 100}}}
+    rows = basics.profile_rows({"quick": doc([[0.9, 0.8]], [[0.8, 0.8]], 2),
+                                "full": doc([[0.90, 0.80], [0.92, 0.82], [0.94, 0.84]],
+                                            [[0.89, 0.80], [0.91, 0.82], [0.93, 0.84]], 20)})
+    assert [(r["profile"], r["task"]) for r in rows] == [("quick", "l"), ("quick", "r"), ("full", "l"), ("full", "r")]
+    assert rows[0]["hard − single (points)"] == "10 (n=1)"  # one seed: no interval
+    assert rows[2]["hard sharing (%)"] == 92.0 and rows[2]["seeds"] == 3 and rows[2]["epochs"] == 20
+    assert rows[2]["hard − single (points)"].startswith("1 ± ")  # +1 point on every seed: zero-width interval

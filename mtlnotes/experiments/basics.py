@@ -27,7 +27,8 @@ from mtlnotes.stats import MIN_SEEDS, all_hold, compare
 from mtlnotes.fit import fit
 from mtlnotes.training import EpochShuffles, count_parameters, predict
 
-__all__ = ["Config", "QUICK", "FULL", "PAPER", "build_data", "build_model", "train_model", "run", "claims"]
+__all__ = ["Config", "QUICK", "FULL", "PAPER", "build_data", "build_model", "train_model", "run", "claims",
+           "profile_rows"]
 
 CHAPTER = "basics"
 
@@ -166,6 +167,26 @@ def mean_accuracies(results: dict) -> dict[str, list[float]]:
         rows = torch.tensor([r["test_accuracy"][setup] for r in results["per_seed"]])
         out[setup] = rows.mean(0).tolist()
     return out
+
+
+def profile_rows(docs: dict[str, dict]) -> list[dict]:
+    """The profiles side by side (``docs``: profile -> results file as read by
+    :func:`~mtlnotes.results.read_results`, in increasing scale): one row per (profile, task) with the training
+    size, epochs and seeds, the mean test accuracy (%) of hard sharing and of the single-task networks, and the
+    paired difference hard − single in points with its 95% t-interval over seeds."""
+    rows = []
+    for profile, doc in docs.items():
+        res, cfg = doc["results"], doc["config"]
+        for k, task in enumerate(res["task_names"]):
+            hard = [100 * r["test_accuracy"]["hard_sharing"][k] for r in res["per_seed"]]
+            single = [100 * r["test_accuracy"]["single_task"][k] for r in res["per_seed"]]
+            diff = compare(hard, single)
+            rows.append({"profile": profile, "task": task, "train samples": res["sizes"]["train"],
+                         "epochs": cfg["epochs"], "seeds": len(hard),
+                         "hard sharing (%)": round(sum(hard) / len(hard), 2),
+                         "single task (%)": round(sum(single) / len(single), 2),
+                         "hard − single (points)": str(diff)})
+    return rows
 
 
 def claims(results: dict, config: Config) -> list[Claim]:
