@@ -66,3 +66,16 @@ def test_best_mean_rank_compares_per_seed_ranks_with_the_best_rival():
              {"LS": 2, "IMTL-G": 1, "Nash-MTL": 2}]
     assert _claim(_mm([1.0] * 3, [2.0] * 3, behind), "Nash-MTL has the best mean rank").holds is False
     assert _claim(_mm([1.0] * 3, [2.0] * 3, mixed), "Nash-MTL has the best mean rank").holds is None
+
+
+def test_update_frequency_rows_compare_each_n_with_solving_every_step():
+    freq = {1: {"delta_m_per_seed": [1.0, 2.0, 3.0]},
+            3: {"delta_m_per_seed": [2.0, 3.0, 4.0]},     # worse by exactly 1 on every seed
+            12: {"delta_m_per_seed": [0.0, 4.0, 2.0]}}    # -1, +2, -1: inside the seed spread
+    rows = nash_mtl.update_frequency_rows(freq)
+    assert list(rows) == ["every 1 step(s)", "every 3 step(s)", "every 12 step(s)"]
+    assert rows["every 1 step(s)"]["Δm% (mean)"] == 2.0 and rows["every 1 step(s)"]["worse than N=1?"] == "—"
+    assert rows["every 3 step(s)"]["Δm% − Δm%(N=1)"] == 1.0 and rows["every 3 step(s)"]["worse than N=1?"] == "holds"
+    assert rows["every 12 step(s)"]["worse than N=1?"] == "inconclusive"
+    with pytest.raises(ValueError, match="compares with N = 1"):
+        nash_mtl.update_frequency_rows({3: freq[3]})

@@ -89,3 +89,12 @@ def test_bandit_similarity_and_margin_claims_use_paired_seed_intervals():
     res["bandit"]["final"]["exp3s"] = [0.57, 0.50, 0.60]           # one seed close to π^C: margin unsure
     worse = next(c for c in chapter.claims(res, chapter.QUICK) if "noticeably worse" in c.claim)
     assert worse.holds is None and worse.verdict == "inconclusive"
+
+
+def test_suite_average_rows_put_profiles_side_by_side_with_intervals():
+    table = chapter.suite_average_rows({"quick": {"average": {"uniform": [0.5, 0.6, 0.7]}},
+                                        "full": {"average": {"uniform": [0.6]}}}, {"uniform": "U"})
+    assert table["U"][("quick", "mean (%)")] == 60.0 and table["U"][("quick", "seeds")] == 3
+    low, high = (float(x) for x in table["U"][("quick", "95% interval")].strip("[]").split(","))
+    assert low < 60.0 < high and round(high - 60.0, 2) == round(60.0 - low, 2)
+    assert table["U"][("full", "95% interval")] == "[nan, nan]"  # one seed: no interval

@@ -41,13 +41,14 @@ from mtlnotes.gradients import per_task_gradients
 from mtlnotes.models import HardSharingNet, MultiLeNetEncoder
 from mtlnotes.repro import seed_everything, torch_generator
 from mtlnotes.results import Claim
-from mtlnotes.stats import compare
+from mtlnotes.stats import compare, mean_interval, verdict_word
 from mtlnotes.training import Stopwatch, minibatches, predict, progress
 from mtlnotes.weighting import METHODS, GradientAggregator, LossWeighting, make_method, min_norm_weights
 from mtlnotes.weighting.trainer import PeakMemory, multitask_step, shared_parameter_step
 
 __all__ = ["main", "Config", "QUICK", "PAPER", "run", "claims", "toy_losses", "run_toy", "run_multimnist", "delta_m",
-           "mean_rank", "TOY_STARTS", "LOSS_WEIGHTINGS", "toy_summary", "FIG2_GRADS", "update_directions", "update_frequency_study", "PAPER_QM9", "PAPER_NYUV2",
+           "mean_rank", "TOY_STARTS", "LOSS_WEIGHTINGS", "toy_summary", "FIG2_GRADS", "update_directions",
+           "update_frequency_study", "update_frequency_rows", "PAPER_QM9", "PAPER_NYUV2",
            "run_qm9", "run_nyuv2", "qm9_splits", "nyuv2_losses", "NYUv2Meter", "NYUV2_METRICS", "random_scale_crop"]
 
 CHAPTER = "nash_mtl"
@@ -389,6 +390,23 @@ def update_frequency_study(config: Config, every: tuple[int, ...] = (1, 3, 12), 
                   "delta_m_per_seed": dm, "delta_m": float(np.mean(dm)),
                   "mean_test_acc": [float(np.mean([r["test_acc"][t] for r in runs])) for t in range(2)]}
     return out
+
+
+def update_frequency_rows(freq: dict) -> dict[str, dict]:
+    """The table of :func:`update_frequency_study`'s result: per N, the mean Δm% with its 95% t-interval over
+    seeds, and against N = 1 the paired difference and whether solving less often is worse beyond the seed
+    spread (holds / does not hold / inconclusive)."""
+    if 1 not in freq:
+        raise ValueError(f"the update-frequency table compares with N = 1, which is missing (got N = {sorted(freq)})")
+    rows = {}
+    for n, r in freq.items():
+        iv = mean_interval(r["delta_m_per_seed"])
+        vs_one = compare(r["delta_m_per_seed"], freq[1]["delta_m_per_seed"])  # paired seeds
+        rows[f"every {n} step(s)"] = {"Δm% (mean)": round(iv.mean, 2),
+                                      "95% interval": f"[{iv.low:.2f}, {iv.high:.2f}]",
+                                      "Δm% − Δm%(N=1)": round(vs_one.mean, 2) if n != 1 else "—",
+                                      "worse than N=1?": verdict_word(vs_one.verdict("greater")) if n != 1 else "—"}
+    return rows
 
 
 # ----------------------------------------------------------------------------- 3. paper benchmarks: QM9, NYUv2

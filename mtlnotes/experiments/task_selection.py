@@ -40,11 +40,12 @@ from mtlnotes.results import Claim
 from mtlnotes.scheduling import (BanditSpec, Exp3SPolicy, FixedPolicy, SoftmaxPolicy, TaskPolicy, TaskSizePolicy,
                                  UniformPolicy, concat_logs, fit_counterfactual_policy, run_bandit,
                                  train_with_policy)
-from mtlnotes.stats import all_hold, compare
+from mtlnotes.stats import all_hold, compare, mean_interval
 from mtlnotes.training import Stopwatch, predict, progress
 
 __all__ = ["main", "Config", "QUICK", "FULL", "PAPER", "CHAPTER", "GLUE_TABLE1", "GLUE_TABLE3", "run_bandit_experiment",
-           "run_suite_experiment", "check_glue_requirements", "run_glue", "GlueMultiTaskModel", "run", "claims"]
+           "run_suite_experiment", "check_glue_requirements", "run_glue", "GlueMultiTaskModel", "run", "claims",
+           "suite_average_rows"]
 
 CHAPTER = "task_selection"
 
@@ -493,6 +494,21 @@ def run(config: Config = QUICK, *, device=None, checkpoint_dir=None, root=None) 
     if config.run_glue:
         out["glue"] = run_glue_experiment(config, device, store, root)
     return out
+
+
+def suite_average_rows(suites: dict[str, dict], labels: dict[str, str]) -> dict[str, dict]:
+    """The offline suite's average score per policy at several profiles side by side: ``suites`` maps a profile
+    name to a suite result (``{"average": {policy: [score per seed]}}``), ``labels`` policy -> display name.
+    Returns ``{label: {(profile, "mean (%)"), (profile, "95% interval"), (profile, "seeds")}}`` (a t-interval
+    over seeds, in points)."""
+    table: dict[str, dict] = {}
+    for profile, suite in suites.items():
+        for m, label in labels.items():
+            iv = mean_interval([100 * v for v in suite["average"][m]])
+            table.setdefault(label, {})[(profile, "mean (%)")] = round(iv.mean, 2)
+            table[label][(profile, "95% interval")] = f"[{iv.low:.2f}, {iv.high:.2f}]"
+            table[label][(profile, "seeds")] = iv.n
+    return table
 
 
 def claims(results: dict, config: Config) -> list[Claim]:
