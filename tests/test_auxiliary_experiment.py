@@ -71,6 +71,18 @@ def test_human_method_needs_human_labels():
         train_method("auxilearn", train, _tiny_split(10, 1), _tiny_split(10, 2), TINY, seed=0)
 
 
+def test_the_chapter_config_has_every_setting_train_method_reads():
+    """TrainConfig lists every ``config.x`` that mtlnotes.auxiliary.methods reads; the chapter's Config has them."""
+    import inspect
+    import re
+
+    from mtlnotes.auxiliary import methods
+
+    wanted = {name for name, value in vars(methods.TrainConfig).items() if isinstance(value, property)}
+    read = set(re.findall(r"(?<![.\w])config\.(\w+)", inspect.getsource(methods)))
+    assert read and read <= wanted <= {f.name for f in dataclasses.fields(rl_aux.Config)}
+
+
 def test_claims_compare_methods():
     runs = [{"method": m, "seed": s, "test_acc": acc + 0.01 * s, "epoch_seconds": [sec]}
             for m, acc, sec in [("single", 0.80, 1.0), ("human", 0.82, 1.0), ("maxl", 0.83, 4.0), ("rl", 0.81, 8.0),

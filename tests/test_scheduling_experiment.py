@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import re
+import sys
+
 import numpy as np
 import pytest
 
 from mtlnotes.experiments import task_selection as chapter
 from mtlnotes.results import find_results
+from mtlnotes.scheduling.bandit_study import BanditStudyConfig
+from mtlnotes.scheduling.glue_runner import GlueConfig
+from mtlnotes.scheduling.suite import SuiteConfig
+
+
+@pytest.mark.parametrize("protocol", [BanditStudyConfig, SuiteConfig, GlueConfig])
+def test_the_chapter_config_has_every_setting_the_scheduling_runners_read(protocol):
+    """Each runner's protocol lists every ``config.x`` its module reads, and the chapter's Config has them all."""
+    wanted = {name for name, value in vars(protocol).items() if isinstance(value, property)}
+    read = set(re.findall(r"(?<![.\w])config\.(\w+)", inspect.getsource(sys.modules[protocol.__module__])))
+    assert read and read <= wanted <= {f.name for f in dataclasses.fields(chapter.Config)}
 
 
 def _bandit(oracle: list[float], cf: list[float]) -> dict:

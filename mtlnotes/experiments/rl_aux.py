@@ -10,36 +10,32 @@ split of the training images), never by test: each run reports the test accuracy
 Profiles: ``quick`` (Fashion-MNIST coarse/fine, small CNN, minutes on a CPU), ``extended`` (the same task,
 more data, epochs and seeds, plus the λ ablation on RL-AUX; about 20 CPU minutes), ``paper`` (CIFAR-100 20
 superclasses, VGG16, Appendix B's hyper-parameters), ``paper-cifar10`` (80 epochs) and ``paper-svhn``
-(125 epochs); the last three need the official data files and a GPU.
+(125 epochs); the last three need the official data files and a GPU. One method × seed is
+:func:`mtlnotes.auxiliary.methods.train_method`; this module builds the tasks, runs the grid and states the claims.
 
 ``python -m mtlnotes.experiments.rl_aux --profile quick --out results/rl_aux-quick.json``
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from mtlnotes.auxiliary import (MAXL, AuxNet, LabelNet, evaluate_primary, make_optimizer, random_crop_flip,
-                                train_step)
+from mtlnotes.auxiliary.methods import METHODS, TaskSplit, train_method
 from mtlnotes.checkpoint import CheckpointStore
 from mtlnotes.data import split_indices
 from mtlnotes.data.coarse_fine import load_coarse_fine
 from mtlnotes.experiments.cli import run_cli
-from mtlnotes.repro import seed_everything, torch_generator
+from mtlnotes.repro import torch_generator
 from mtlnotes.results import Claim
-from mtlnotes.training import minibatches, progress
 
 __all__ = ["main", "Config", "QUICK", "EXTENDED", "PAPER", "PAPER_CIFAR10", "PAPER_SVHN", "PROFILES", "METHODS",
            "PAPER_CIFAR100_20", "TaskSplit", "load_task", "train_method", "run", "assemble", "summarize", "claims"]
 
 CHAPTER = "rl_aux"
-METHODS = ("single", "human", "maxl", "rl", "wa-maxl", "wa-rl")
 #: Test accuracy (%) on CIFAR-100 with 20 superclasses as primary task: Fig. 4 (single, human, maxl, rl; the
 #: exact values are quoted in §5's text) and Fig. 6 / §5 (wa-maxl, wa-rl).
 PAPER_CIFAR100_20 = {"single": 71.864, "human": 75.525, "maxl": 75.983, "rl": 76.186, "wa-maxl": 81.3, "wa-rl": 80.9}
@@ -102,20 +98,6 @@ PROFILES = {"quick": QUICK, "extended": EXTENDED, "paper": PAPER, "paper-cifar10
             "paper-svhn": PAPER_SVHN}
 
 
-@dataclass(frozen=True)
-class TaskSplit:
-    """images (N, C, H, W); y (N,) primary labels; aux (N,) human auxiliary labels in [0, psi*C) or None."""
-
-    images: torch.Tensor
-    y: torch.Tensor
-    aux: torch.Tensor | None
-    n_primary: int = field(compare=False)
-    psi: int = field(compare=False)
-
-    def __len__(self) -> int:
-        return int(self.y.shape[0])
-
-
 def _human_aux(coarse: torch.Tensor, fine: torch.Tensor, psi: int) -> torch.Tensor:
     """CIFAR-100's fine class as auxiliary label ``psi*coarse + rank of the fine class within its superclass``."""
     aux = torch.empty_like(coarse)
@@ -164,142 +146,10 @@ def load_task(config: Config, root=None) -> tuple[TaskSplit, TaskSplit, TaskSpli
     test_idx = torch.arange(len(test[1]))
     if config.n_test is not None:
         test_idx = torch.randperm(len(test[1]), generator=torch_generator(config.data_seed))[:config.n_test]
-    pick = lambda t, idx: TaskSplit(t[0][idx].contiguous(), t[1][idx], None if t[2] is None else t[2][idx],  # noqa: E731
-                                    n_primary, config.psi)
+
+    def pick(t, idx):
+        return TaskSplit(t[0][idx].contiguous(), t[1][idx], None if t[2] is None else t[2][idx], n_primary, config.psi)
     return pick(full, rest), pick(full, val_idx), pick(test, test_idx)
-
-
-def _augment(config: Config):
-    if not config.augment:
-        return None
-    flip = config.dataset in ("cifar10", "cifar100")
-    return lambda x, gen: random_crop_flip(x, gen, pad=4, flip=flip)
-
-
-def _lr_at(config: Config, epoch: int) -> float:
-    return config.lr * config.lr_gamma ** (epoch // config.lr_step)
-
-
-class _Run:
-    """One method × seed: builds the networks, trains epoch by epoch, saves/loads its state for resumption."""
-
-    def __init__(self, method: str, train: TaskSplit, config: Config, seed: int, aux_weight: float, device) -> None:
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
-        if method == "human" and train.aux is None:
-            raise ValueError(f"the {config.dataset} task has no human auxiliary labels; drop 'human' from methods")
-        self.method, self.train, self.config, self.device = method, train, config, torch.device(device)
-        self.aux_weight = aux_weight
-        seed_everything(seed)
-        in_shape = tuple(train.images.shape[1:])
-        k = train.n_primary * config.psi
-        self.main = AuxNet(config.arch, in_shape, train.n_primary, k, config.hidden).to(self.device)
-        self.opt, _ = make_optimizer(self.main, config.lr, config.momentum, config.weight_decay)
-        self.gen = torch_generator(seed)
-        self.maxl = self.env = self.rl = None
-        if method in ("maxl", "wa-maxl"):
-            label_net = LabelNet(config.arch, in_shape, train.n_primary, config.psi, config.hidden,
-                                 weight_aware=method == "wa-maxl").to(self.device)
-            label_opt = torch.optim.SGD(label_net.parameters(), lr=config.maxl_lr, weight_decay=config.weight_decay)
-            self.maxl = MAXL(self.main, label_net, self.opt, label_opt, aux_weight, config.maxl_entropy,
-                             config.focal_gamma)
-        elif method in ("rl", "wa-rl"):
-            from mtlnotes.auxiliary.agent import RLAuxTrainer, make_agent
-            from mtlnotes.auxiliary.env import AuxTaskEnv
-            self.env = AuxTaskEnv(self.main, train.images, train.y, config.psi, batch_size=config.batch_size,
-                                  eval_batch_size=config.eval_batch_size, aux_weight=aux_weight,
-                                  focal_gamma=config.focal_gamma, weight_aware=method == "wa-rl",
-                                  entropy_coef=config.reward_entropy_coef, optimizer=self.opt,
-                                  augment=_augment(config), device=self.device, seed=seed)
-            agent = make_agent(self.env, config.arch, config.agent_features, config.ppo_lr, config.ppo_ent_coef,
-                               config.ppo_n_steps, config.ppo_batch_size, config.ppo_n_epochs, config.ppo_gamma,
-                               seed=seed, device=self.device)
-            self.rl = RLAuxTrainer(self.env, agent)
-        self.aug = _augment(config)
-
-    def epoch(self, epoch: int) -> dict[str, float]:
-        """Train one epoch (for RL: one train-agent epoch, then one train-main epoch); returns timings."""
-        lr = _lr_at(self.config, epoch)
-        if self.rl is not None:
-            self.env.set_lr(lr)
-            a = self.rl.agent_epoch()
-            m = self.rl.main_epoch()
-            return {"seconds": a["seconds"] + m["seconds"], "agent_seconds": a["seconds"],
-                    "main_seconds": m["seconds"], "mean_reward": a["mean_reward"]}
-        for group in self.opt.param_groups:
-            group["lr"] = lr
-        t0 = time.perf_counter()
-        tr = self.train
-        for idx in minibatches(len(tr), self.config.batch_size, self.gen):
-            x = tr.images[idx]
-            if self.aug is not None:
-                x = self.aug(x, self.gen)
-            x, y = x.to(self.device), tr.y[idx].to(self.device)
-            if self.maxl is not None:
-                self.maxl.step(x, y)
-            else:
-                target = tr.aux[idx].to(self.device) if self.method == "human" else None
-                train_step(self.main, self.opt, x, y, target, self.aux_weight, self.config.focal_gamma)
-        return {"seconds": time.perf_counter() - t0}
-
-    def state(self) -> dict:
-        s = {"main": self.main.state_dict(), "opt": self.opt.state_dict(), "gen": self.gen.get_state()}
-        if self.maxl is not None:
-            s.update(label=self.maxl.label_net.state_dict(), label_opt=self.maxl.label_optimizer.state_dict())
-        if self.rl is not None:
-            s.update(canonical=self.env._canonical, env_gen=self.env._gen.get_state(),
-                     policy=self.rl.agent.policy.state_dict(), policy_opt=self.rl.agent.policy.optimizer.state_dict())
-        return copy.deepcopy(s)
-
-    def load(self, s: dict) -> None:
-        self.main.load_state_dict(s["main"])
-        self.opt.load_state_dict(s["opt"])
-        self.gen.set_state(s["gen"])
-        if self.maxl is not None:
-            self.maxl.label_net.load_state_dict(s["label"])
-            self.maxl.label_optimizer.load_state_dict(s["label_opt"])
-        if self.rl is not None:
-            self.env._canonical = s["canonical"]
-            self.env._gen.set_state(s["env_gen"])
-            self.rl.agent.policy.load_state_dict(s["policy"])
-            self.rl.agent.policy.optimizer.load_state_dict(s["policy_opt"])
-
-
-def train_method(method: str, train: TaskSplit, val: TaskSplit, test: TaskSplit, config: Config, seed: int,
-                 aux_weight: float | None = None, device: str | torch.device = "cpu",
-                 store: CheckpointStore | None = None, key: str = "") -> dict:
-    """Train one method with one seed; returns validation curve, test accuracy at the best validation epoch,
-    final test accuracy and per-epoch wall times (plain data)."""
-    aux_weight = config.aux_weight if aux_weight is None else aux_weight
-    run_ = _Run(method, train, config, seed, aux_weight, device)
-    history = {"val_acc": [], "epoch_seconds": [], "agent_seconds": [], "main_seconds": [], "mean_reward": []}
-    best = (-1.0, -1, None)
-    start = 0
-    saved = store.load_state(key) if store is not None and key else None
-    if saved is not None:
-        run_.load(saved["run"])
-        history, start = saved["history"], saved["epoch"]
-        best = (saved["best_val"], saved["best_epoch"], saved["best_state"])
-    for epoch in progress(range(start, config.epochs), desc=f"{method} seed {seed}", initial=start,
-                          total=config.epochs):
-        t = run_.epoch(epoch)
-        history["epoch_seconds"].append(t["seconds"])
-        for k in ("agent_seconds", "main_seconds", "mean_reward"):
-            if k in t:
-                history[k].append(t[k])
-        val_acc, _ = evaluate_primary(run_.main, val.images, val.y, device=run_.device)
-        history["val_acc"].append(val_acc)
-        if val_acc > best[0]:
-            best = (val_acc, epoch, copy.deepcopy(run_.main.state_dict()))
-        if store is not None and key:
-            store.save_state(key, {"run": run_.state(), "history": history, "epoch": epoch + 1, "best_val": best[0],
-                                   "best_epoch": best[1], "best_state": best[2]})
-    final_test, _ = evaluate_primary(run_.main, test.images, test.y, device=run_.device)
-    run_.main.load_state_dict(best[2])
-    test_acc, test_loss = evaluate_primary(run_.main, test.images, test.y, device=run_.device)
-    out = {"method": method, "seed": seed, "aux_weight": aux_weight, "test_acc": test_acc, "test_loss": test_loss,
-           "final_test_acc": final_test, "best_epoch": best[1], "best_val_acc": best[0], **history}
-    return {k: v for k, v in out.items() if v != []}
 
 
 def run(config: Config, *, device: str | torch.device | None = None, checkpoint_dir=None, root=None) -> dict:
@@ -409,7 +259,8 @@ def claims(results: dict, config: Config) -> list[Claim]:
         out.append(Claim(CHAPTER, f"accuracy is sensitive to the auxiliary weight λ ({config.ablation_method}; "
                          "max - min over λ, points)", "sensitive (Fig. 5, no numbers in text)", round(rng, 3), None,
                          config.profile, "Fig. 5",
-                         "per-λ mean test accuracy: " + ", ".join(f"λ={k:g}: {v:.2f}" for k, v in sorted(means.items()))))
+                         "per-λ mean test accuracy: "
+                         + ", ".join(f"λ={k:g}: {v:.2f}" for k, v in sorted(means.items()))))
     return out
 
 

@@ -6,14 +6,16 @@ Three experiments:
    ε = 0.05; π^C from two policy-improvement iterations starting from uniform, CMA-ES 20 iterations ×
    population 64, λ chosen from the paper's grid {0.1, 0.15, 0.2, 0.25} widened to 0.5 (0.25, the paper's
    edge, won on our tuning seeds); 10 seeds. λ is chosen on separate tuning seeds (the paper does not say on
-   which runs it chose λ; choosing on the reported runs would flatter π^C).
+   which runs it chose λ; choosing on the reported runs would flatter π^C). Code:
+   :mod:`mtlnotes.scheduling.bandit_study`.
 2. **An offline multi-task suite** standing in for GLUE (§4.2): eight real image tasks whose training sets
    span two orders of magnitude (:mod:`mtlnotes.data.tasks_offline`), a shared MLP trunk with one head per
    task, and the four policies (uniform, task size, Exp3.S, π^C fitted from the logged uniform run of the
-   first seed with one improvement step, CMA-ES 50 × 64, as for GLUE).
+   first seed with one improvement step, CMA-ES 50 × 64, as for GLUE). Code: :mod:`mtlnotes.scheduling.suite`
+   and :class:`mtlnotes.models.task_indexed.SharedTrunkMLP`.
 3. **GLUE with BERT-base** (§4.2, Table 1), the ``paper`` profile: needs the official GLUE zips in the data
    cache and BERT weights loadable by ``transformers`` (neither is available offline here); it fails early
-   with a clear message otherwise.
+   with a clear message otherwise. Code: :mod:`mtlnotes.scheduling.glue_runner`.
 
 ``python -m mtlnotes.experiments.task_selection --profile quick`` (``full``: the suite with more steps and
 seeds on CPU; ``paper``: GLUE + BERT on a GPU).
@@ -21,30 +23,26 @@ seeds on CPU; ``paper``: GLUE + BERT on a GPU).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import os
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from mtlnotes.checkpoint import CheckpointStore
-from mtlnotes.data.cache import DataError, fetch
-from mtlnotes.data.tasks_offline import OFFLINE_TASKS, TaskSet, build_offline_suite
+from mtlnotes.data.tasks_offline import build_offline_suite
 from mtlnotes.experiments.cli import run_cli
-from mtlnotes.models import MLP
-from mtlnotes.repro import seed_everything
+from mtlnotes.models.task_indexed import GlueMultiTaskModel
 from mtlnotes.results import Claim
-from mtlnotes.scheduling import (BanditSpec, Exp3SPolicy, FixedPolicy, SoftmaxPolicy, TaskPolicy, TaskSizePolicy,
-                                 UniformPolicy, concat_logs, fit_counterfactual_policy, run_bandit,
-                                 train_with_policy)
+from mtlnotes.scheduling.bandit_study import run_bandit_experiment
+from mtlnotes.scheduling.glue_runner import GLUE_ORDER, GlueRequirementError, check_glue_requirements, run_glue
+from mtlnotes.scheduling.suite import METHODS, run_suite
 from mtlnotes.stats import all_hold, compare, mean_interval
-from mtlnotes.training import Stopwatch, predict, progress
 
-__all__ = ["main", "Config", "QUICK", "FULL", "PAPER", "CHAPTER", "GLUE_TABLE1", "GLUE_TABLE3", "run_bandit_experiment",
-           "run_suite_experiment", "check_glue_requirements", "run_glue", "GlueMultiTaskModel", "run", "claims",
+__all__ = ["main", "Config", "QUICK", "FULL", "PAPER", "CHAPTER", "GLUE_TABLE1", "GLUE_TABLE3", "METHODS",
+           "ORACLE_NOTE", "GLUE_ORDER", "GlueRequirementError", "run_bandit_experiment", "run_suite_experiment",
+           "check_glue_requirements", "run_glue", "run_glue_experiment", "GlueMultiTaskModel", "run", "claims",
            "suite_average_rows"]
 
 CHAPTER = "task_selection"
@@ -63,8 +61,6 @@ GLUE_TABLE1 = {
 # Table 3: the learned GLUE policy (lambda = 0.15) and the training-set sizes.
 GLUE_TABLE3 = {"CoLA": (0.089, "10k"), "MNLI": (0.255, "393k"), "MRPC": (0.086, "4k"), "QNLI": (0.134, "108k"),
                "QQP": (0.154, "400k"), "RTE": (0.086, "2.7k"), "SST-2": (0.094, "67k"), "STS-B": (0.102, "7k")}
-
-METHODS = ("uniform", "task_size", "exp3s", "counterfactual")
 
 #: Why a policy can beat the bandit's oracle (shown in tests/test_scheduling.py).
 ORACLE_NOTE = ("Our oracle is beatable: it is calibrated so that T draws fill every arm to its ceiling when "
@@ -127,353 +123,20 @@ QUICK = Config()
 FULL = Config(profile="full", seeds=(0, 1, 2, 3, 4), suite_steps=12_000, eval_every=1000)
 PAPER = Config(profile="paper", run_suite=False, run_glue=True)
 
-# ----------------------------------------------------------------------------------------- the MTL bandit
+# ------------------------------------------------------------------------------------------ the experiments
+# The bandit study (§4.1, Fig. 1) is mtlnotes.scheduling.bandit_study.run_bandit_experiment, imported above.
 
 
-def _bandit_spec(config: Config) -> BanditSpec:
-    return BanditSpec.sample(config.bandit_arms, config.bandit_alpha, config.bandit_horizon, config.bandit_env_seed)
-
-
-def _improve(spec: BanditSpec, config: Config, lam: float, seed: int) -> tuple[SoftmaxPolicy, list[list[float]]]:
-    """Policy improvement on the bandit (§3.3.2): log a run of the current policy (uniform first), fit π^C on
-    all logs so far, repeat ``improvement_iterations`` times. Returns the final π^C and each iterate's probs."""
-    policy: TaskPolicy = UniformPolicy(spec.n_arms)
-    logs, iterates = [], []
-    for it in range(config.improvement_iterations):
-        logs.append(run_bandit(spec, policy, seed=seed * 100 + it).log)
-        fit = fit_counterfactual_policy(concat_logs(logs), lam, config.bandit_cma_iterations,
-                                        config.bandit_cma_popsize, seed=seed * 100 + it)
-        policy = SoftmaxPolicy(fit.omega)
-        iterates.append(fit.probs.tolist())
-    return policy, iterates
-
-
-def run_bandit_experiment(config: Config, store: CheckpointStore | None = None) -> dict:
-    """Fig. 1: average score over time of uniform, Exp3.S, π^C and the oracle on the MTL bandit.
-
-    λ is picked on ``bandit_tuning_seeds`` by the final average score; all reported runs use other seeds.
-    Each reported seed s runs its own improvement pipeline (log seeds 100 s + i) and then the final π^C, the
-    uniform, Exp3.S and oracle policies with the same run seed 100 s + 50.
-    """
-    store = store or CheckpointStore(None)
-    spec = _bandit_spec(config)
-    every = config.bandit_curve_every
-    sw = Stopwatch()
-
-    def tune(lam: float) -> list[float]:
-        out = []
-        for s in config.bandit_tuning_seeds:
-            policy, _ = _improve(spec, config, lam, s)
-            out.append(float(run_bandit(spec, policy, seed=s * 100 + 50).avg_score[-1]))
-        return out
-
-    with sw:
-        tuning = {str(lam): store.get_or_compute(f"bandit-tune-{lam}", lambda lam=lam: tune(lam))
-                  for lam in progress(config.bandit_lambdas, desc="lambda grid")}
-        best_lam = max(config.bandit_lambdas, key=lambda lam: (float(np.mean(tuning[str(lam)])), -lam))
-
-        def one_seed(s: int) -> dict:
-            cf, iterates = _improve(spec, config, best_lam, s)
-            runs = {"uniform": UniformPolicy(spec.n_arms), "exp3s": Exp3SPolicy(spec.n_arms, config.eta, config.eps),
-                    "counterfactual": cf, "oracle": FixedPolicy(spec.oracle, name="oracle")}
-            out = {"pi_c": cf.probabilities().tolist(), "pi_c_iterates": iterates}
-            for name, pol in runs.items():
-                curve = run_bandit(spec, pol, seed=s * 100 + 50).avg_score
-                out[name] = curve[every - 1::every].tolist()
-            return out
-
-        per_seed = [store.get_or_compute(f"bandit-seed-{s}", lambda s=s: one_seed(s))
-                    for s in progress(config.bandit_seeds, desc="bandit seeds")]
-    methods = ("uniform", "exp3s", "counterfactual", "oracle")
-    curves = {m: [r[m] for r in per_seed] for m in methods}
-    final = {m: [c[-1] for c in curves[m]] for m in methods}
-    return {
-        "spec": {"oracle": spec.oracle.tolist(), "max_p": spec.max_p.tolist(),
-                 "forget_frac": spec.forget_frac.tolist(), "horizon": spec.horizon},
-        "steps": list(range(every, spec.horizon + 1, every)),
-        "curves": curves,
-        "final": final,
-        "final_median": {m: float(np.median(v)) for m, v in final.items()},
-        "lambda_tuning": tuning,
-        "lambda": best_lam,
-        "pi_c": [r["pi_c"] for r in per_seed],
-        "pi_c_iterates": [r["pi_c_iterates"] for r in per_seed],
-        "wall_s": sw.seconds,
-    }
-
-# ------------------------------------------------------------------------------------ the offline suite
-
-
-class _SharedTrunk(nn.Module):
-    """Hard sharing: an MLP trunk over flattened 28×28 images, one linear head per task."""
-
-    def __init__(self, hidden: tuple[int, ...], n_classes: tuple[int, ...]) -> None:
-        super().__init__()
-        self.trunk = nn.Sequential(nn.Flatten(), MLP([784, *hidden]), nn.ReLU())
-        self.heads = nn.ModuleList(nn.Linear(hidden[-1], c) for c in n_classes)
-
-    def forward(self, x: torch.Tensor, task: int) -> torch.Tensor:
-        return self.heads[task](self.trunk(x))
-
-
-def _suite_policy(name: str, train: TaskSet, config: Config, pi_c: np.ndarray | None) -> TaskPolicy:
-    n = len(train.names)
-    if name == "uniform":
-        return UniformPolicy(n)
-    if name == "task_size":
-        return TaskSizePolicy(train.sizes)
-    if name == "exp3s":
-        return Exp3SPolicy(n, config.eta, config.eps)
-    if name == "counterfactual":
-        return FixedPolicy(pi_c, name="counterfactual")
-    raise ValueError(f"unknown policy {name!r}; expected one of {METHODS}")
-
-
-@contextlib.contextmanager
-def _threads(n: int):
-    """Run with ``n`` torch threads and restore the previous count (the suite's tiny matrices are fastest, and
-    bit-for-bit reproducible, on one thread)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _suite_run(train: TaskSet, test: TaskSet, config: Config, method: str, seed: int, device,
-               pi_c: np.ndarray | None = None) -> dict:
-    with _threads(config.suite_threads):
-        return _suite_run_inner(train, test, config, method, seed, device, pi_c)
-
-
-def _suite_run_inner(train: TaskSet, test: TaskSet, config: Config, method: str, seed: int, device,
-                     pi_c: np.ndarray | None = None) -> dict:
-    seed_everything(seed)
-    model = _SharedTrunk(config.hidden, train.n_classes).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    policy = _suite_policy(method, train, config, pi_c)
-    xs = [x.to(device) for x in train.x]
-    ys = [y.to(device) for y in train.y]
-
-    def evaluate() -> list[float]:
-        model.eval()
-        accs = []
-        for k in range(len(test.names)):
-            logits = predict(lambda xb, k=k: model(xb, k), test.x[k], device=device)
-            accs.append(float((logits.argmax(1) == test.y[k]).float().mean()))
-        return accs
-
-    res = train_with_policy(
-        model, opt, policy, batch_fn=lambda k, idx: (xs[k][idx], ys[k][idx]),
-        loss_fn=lambda k, out, y: F.cross_entropy(out, y), task_sizes=train.sizes, steps=config.suite_steps,
-        batch_size=config.batch_size, seed=seed, evaluate=evaluate, eval_every=config.eval_every,
-        desc=f"{method} seed {seed}")
-    final = res.evals[-1][1]
-    return {"final": final, "average": float(np.mean(final)), "counts": res.counts.tolist(),
-            "eval_steps": [s for s, _ in res.evals], "eval_average": [float(np.mean(a)) for _, a in res.evals],
-            "log": {"actions": res.log.actions.tolist(), "behavior_probs": res.log.behavior_probs.tolist(),
-                    "rewards": res.log.rewards.tolist()}}
-
-
-def run_suite_experiment(config: Config, device=None, store: CheckpointStore | None = None, root=None) -> dict:
-    """Uniform, task-size, Exp3.S and π^C on the offline suite; π^C is fitted (one improvement step, Eq. 14) on
-    the logged uniform run of the first seed, for every λ in ``suite_lambdas``, and run with ``suite_lambda``."""
-    from mtlnotes.scheduling import TaskLog
-
-    store = store or CheckpointStore(None)
-    device = torch.device(device or "cpu")
+def run_suite_experiment(config: Config, device: torch.device | str | None = None,
+                         store: CheckpointStore | None = None, root: str | os.PathLike | None = None) -> dict:
+    """Uniform, task-size, Exp3.S and π^C on the offline suite of :mod:`mtlnotes.data.tasks_offline` (built
+    with ``config.data_seed``): :func:`mtlnotes.scheduling.suite.run_suite`."""
     train, test = build_offline_suite(root, seed=config.data_seed)
-    sw = Stopwatch()
-    runs: dict[str, list[dict]] = {m: [] for m in METHODS}
-    with sw:
-        for method in ("uniform", "task_size", "exp3s"):
-            for s in config.seeds:
-                runs[method].append(store.get_or_compute(
-                    f"suite-{method}-{s}", lambda m=method, s=s: _suite_run(train, test, config, m, s, device)))
-        lg = runs["uniform"][0]["log"]
-        log = TaskLog(np.asarray(lg["actions"]), np.asarray(lg["behavior_probs"]), np.asarray(lg["rewards"]),
-                      len(train.names))
-        fits = {}
-        for lam in config.suite_lambdas if config.suite_lambda in config.suite_lambdas else (
-                *config.suite_lambdas, config.suite_lambda):
-            fit = fit_counterfactual_policy(log, lam, config.suite_cma_iterations, config.suite_cma_popsize,
-                                            seed=config.seeds[0])
-            fits[str(lam)] = {"probs": fit.probs.tolist(), "wis": fit.wis, "entropy": fit.entropy}
-        pi_c = np.asarray(fits[str(config.suite_lambda)]["probs"])
-        for s in config.seeds:
-            runs["counterfactual"].append(store.get_or_compute(
-                f"suite-counterfactual-{s}",
-                lambda s=s: _suite_run(train, test, config, "counterfactual", s, device, pi_c=pi_c)))
-    for m in METHODS:           # logs are large and only the first uniform one is needed; keep its summary
-        for r in runs[m]:
-            r.pop("log", None)
-    reward_by_task = np.bincount(log.actions, weights=log.rewards, minlength=len(train.names))
-    return {
-        "tasks": list(train.names), "train_sizes": train.sizes, "test_sizes": test.sizes,
-        "n_classes": list(train.n_classes),
-        "runs": runs,
-        "average": {m: [r["average"] for r in runs[m]] for m in METHODS},
-        "per_task_mean": {m: np.mean([r["final"] for r in runs[m]], axis=0).tolist() for m in METHODS},
-        "pi_c_fits": fits, "pi_c": pi_c.tolist(), "lambda": config.suite_lambda,
-        "uniform_log_reward_by_task": (reward_by_task / np.maximum(np.bincount(log.actions, minlength=len(
-            train.names)), 1)).tolist(),
-        "task_size_policy": TaskSizePolicy(train.sizes).probabilities().tolist(),
-        "wall_s": sw.seconds,
-    }
-
-# ----------------------------------------------------------------------------------------------- GLUE
+    return run_suite(train, test, config, device, store)
 
 
-class GlueRequirementError(DataError):
-    """The paper profile needs GLUE files, ``transformers`` and BERT weights that are not available."""
-
-
-GLUE_ORDER = ("CoLA", "MNLI", "MRPC", "QNLI", "QQP", "RTE", "SST-2", "STS-B")
-
-
-def check_glue_requirements(config: Config, root=None) -> None:
-    """Fail early and clearly: every GLUE file present and verified, ``transformers`` importable, the BERT
-    weights ``config.glue_model`` loadable without a download."""
-    from mtlnotes.data.glue import GLUE_FILES
-
-    for name in GLUE_FILES:
-        fetch(GLUE_FILES[name], root, download=False)
-    try:
-        import transformers  # noqa: F401
-    except ImportError:
-        raise GlueRequirementError("the paper profile fine-tunes BERT-base and needs the 'transformers' package: "
-                                   "pip install 'mtlnotes[paper]'") from None
-    from transformers import AutoConfig
-
-    try:
-        AutoConfig.from_pretrained(config.glue_model, local_files_only=True)
-    except Exception as exc:  # transformers raises OSError/ValueError variants for missing weights
-        raise GlueRequirementError(f"BERT weights {config.glue_model!r} are not available locally ({exc}). "
-                                   f"Download them once (e.g. huggingface-cli download {config.glue_model}) or "
-                                   f"point Config.glue_model at a local folder.") from None
-
-
-class GlueMultiTaskModel(nn.Module):
-    """A shared encoder and one linear head per GLUE task on the first token's final hidden vector (§4.2)."""
-
-    def __init__(self, encoder: nn.Module, hidden: int, n_labels: list[int]) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.heads = nn.ModuleList(nn.Linear(hidden, n) for n in n_labels)
-
-    def forward(self, inputs: dict, task: int) -> torch.Tensor:
-        h = self.encoder(**inputs).last_hidden_state[:, 0]
-        return self.heads[task](h)
-
-
-def _glue_loss(regression: list[bool]):
-    def loss(k: int, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(out.squeeze(-1), y) if regression[k] else F.cross_entropy(out, y)
-    return loss
-
-
-def run_glue(config: Config, device=None, store: CheckpointStore | None = None, root=None,
-             encoder_factory=None, tokenizer=None, tasks: tuple[str, ...] = GLUE_ORDER) -> dict:
-    """§4.2: uniform, task size, Exp3.S and π^C (one improvement step from the first uniform run; fitted for
-    each λ in ``glue_lambdas``, each run once with the first seed, the best on dev then run with all seeds).
-
-    ``encoder_factory()`` → (encoder, hidden size) and ``tokenizer`` default to BERT from ``config.glue_model``
-    via transformers; tests pass small stand-ins. Scores: GLUE dev (MNLI matched), Table 1's task score.
-    """
-    from mtlnotes.data.glue import GLUE_TASKS, glue_score, load_glue
-
-    store = store or CheckpointStore(None)
-    device = torch.device(device or "cpu")
-    if encoder_factory is None or tokenizer is None:
-        from transformers import AutoModel, AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(config.glue_model, local_files_only=True)
-
-        def encoder_factory():
-            enc = AutoModel.from_pretrained(config.glue_model, local_files_only=True)
-            return enc, enc.config.hidden_size
-    specs = [GLUE_TASKS[t] for t in tasks]
-    data = {split: [load_glue(t, split, root) for t in tasks] for split in ("train", "dev")}
-
-    def encode(ex, idx):
-        a = [ex.text_a[i] for i in idx]
-        b = None if ex.text_b is None else [ex.text_b[i] for i in idx]
-        enc = tokenizer(a, b, truncation=True, max_length=config.glue_max_length, padding=True,
-                        return_tensors="pt")
-        return {k: v.to(device) for k, v in enc.items()}
-
-    regression = [s.is_regression for s in specs]
-    sizes = [len(d) for d in data["train"]]
-
-    def one_run(method: str, seed: int, pi_c=None) -> dict:
-        seed_everything(seed)
-        enc, hidden = encoder_factory()
-        model = GlueMultiTaskModel(enc, hidden, [s.n_labels for s in specs]).to(device)
-        opt = torch.optim.AdamW(model.parameters(), lr=config.glue_lr)
-        policy = {"uniform": lambda: UniformPolicy(len(tasks)), "task_size": lambda: TaskSizePolicy(sizes),
-                  "exp3s": lambda: Exp3SPolicy(len(tasks), config.eta, config.eps),
-                  "counterfactual": lambda: FixedPolicy(pi_c, name="counterfactual")}[method]()
-
-        def batch_fn(k, idx):
-            ex = data["train"][k]
-            y = torch.as_tensor(ex.labels[idx.numpy()]).to(device)
-            return encode(ex, idx.tolist()), y
-
-        def evaluate() -> list[float]:
-            model.eval()
-            scores = []
-            with torch.no_grad():
-                for k, ex in enumerate(data["dev"]):
-                    outs = [model(encode(ex, list(range(i, min(i + 64, len(ex))))), k).cpu()
-                            for i in range(0, len(ex), 64)]
-                    out = torch.cat(outs)
-                    pred = out.squeeze(-1).numpy() if regression[k] else out.argmax(1).numpy()
-                    scores.append(glue_score(tasks[k], pred, ex.labels))
-            return scores
-
-        res = train_with_policy(model, opt, policy, batch_fn, _glue_loss(regression), sizes, config.glue_steps,
-                                config.glue_batch_size, seed, evaluate, config.glue_eval_every,
-                                desc=f"GLUE {method} seed {seed}")
-        final = res.evals[-1][1]
-        return {"final": dict(zip(tasks, final)), "average": float(np.mean(final)), "counts": res.counts.tolist(),
-                "eval_steps": [s for s, _ in res.evals], "eval_average": [float(np.mean(a)) for _, a in res.evals],
-                "log": {"actions": res.log.actions.tolist(), "behavior_probs": res.log.behavior_probs.tolist(),
-                        "rewards": res.log.rewards.tolist()}}
-
-    runs: dict[str, list[dict]] = {m: [] for m in METHODS}
-    for method in ("uniform", "task_size", "exp3s"):
-        for s in config.seeds:
-            runs[method].append(store.get_or_compute(f"glue-{method}-{s}", lambda m=method, s=s: one_run(m, s)))
-    from mtlnotes.scheduling import TaskLog
-
-    lg = runs["uniform"][0]["log"]
-    log = TaskLog(np.asarray(lg["actions"]), np.asarray(lg["behavior_probs"]), np.asarray(lg["rewards"]), len(tasks))
-    fits, trial = {}, {}
-    for lam in config.glue_lambdas:
-        fit = fit_counterfactual_policy(log, lam, config.glue_cma_iterations, config.glue_cma_popsize,
-                                        seed=config.seeds[0])
-        fits[str(lam)] = fit.probs.tolist()
-        trial[str(lam)] = store.get_or_compute(f"glue-counterfactual-lam{lam}-{config.seeds[0]}",
-                                               lambda p=fit.probs: one_run("counterfactual", config.seeds[0], p))
-    best = max(config.glue_lambdas, key=lambda lam: trial[str(lam)]["average"])
-    runs["counterfactual"].append(trial[str(best)])
-    for s in config.seeds[1:]:
-        runs["counterfactual"].append(store.get_or_compute(
-            f"glue-counterfactual-{s}", lambda s=s: one_run("counterfactual", s, np.asarray(fits[str(best)]))))
-    for m in METHODS:
-        for r in runs[m]:
-            r.pop("log", None)
-    for r in trial.values():
-        r.pop("log", None)
-    return {"tasks": list(tasks), "train_sizes": sizes, "runs": runs,
-            "average": {m: float(np.mean([r["average"] for r in runs[m]])) for m in METHODS},
-            "per_task_mean": {m: {t: float(np.mean([r["final"][t] for r in runs[m]])) for t in tasks}
-                              for m in METHODS},
-            "pi_c_fits": fits, "lambda": best, "lambda_trials": {k: v["average"] for k, v in trial.items()}}
-
-
-def run_glue_experiment(config: Config, device=None, store: CheckpointStore | None = None, root=None) -> dict:
+def run_glue_experiment(config: Config, device: torch.device | str | None = None,
+                        store: CheckpointStore | None = None, root: str | os.PathLike | None = None) -> dict:
     """GLUE with BERT-base (§4.2, Table 1); :func:`run_glue` with BERT from ``transformers``."""
     return run_glue(config, device=device, store=store, root=root)
 
@@ -553,7 +216,8 @@ def claims(results: dict, config: Config) -> list[Claim]:
         below = {m: compare(pts[m], pts["task_size"]) for m in ("uniform", "exp3s", "counterfactual")}  # paired
         much = all_hold([g.exceeds(1.0) for g in below.values()])
         out.append(Claim(CHAPTER, "Task size performs much worse than all other policies (average score; "
-                         "ours: offline image suite, mean test accuracy x 100, not GLUE)", GLUE_TABLE1["task_size"]["average"],
+                         "ours: offline image suite, mean test accuracy x 100, not GLUE)",
+                         GLUE_TABLE1["task_size"]["average"],
                          round(avg["task_size"], 2), much, p, "§4.2, Table 1",
                          "holds if more than 1 point below every other policy beyond the seed spread; "
                          + ", ".join(f"{m} - task size [{g.low:+.2f}, {g.high:+.2f}]" for m, g in below.items())
