@@ -1,10 +1,14 @@
-"""NYUv2 loader on a tiny fixture in MTAN's preprocessed layout (one .npy per image and modality)."""
+"""NYUv2 loader on a tiny fixture in MTAN's preprocessed layout (one .npy per image and modality); MTAN's
+augmentation, losses and the Table 3 metrics on hand-computed cases."""
+
+import math
 
 import numpy as np
 import pytest
+import torch
 
 from mtlnotes.data import DataMissingError
-from mtlnotes.data.nyuv2 import NYUv2
+from mtlnotes.data.nyuv2 import NYUV2_METRICS, NYUv2, NYUv2Meter, nyuv2_losses, random_scale_crop
 
 
 def _write(root, split, n, h=4, w=6, seed=0):
@@ -57,3 +61,42 @@ def test_missing_data_says_what_to_download(tmp_path):
     with pytest.raises(DataMissingError, match="nyuv2.zip") as err:
         NYUv2("train", root=tmp_path)
     assert "train/image" in str(err.value)
+
+
+# ----------------------------------------------------------------------------- augmentation, losses, metrics
+def test_random_scale_crop_at_scale_two_repeats_a_window_and_halves_depth():
+    lab = torch.arange(16).reshape(1, 4, 4)
+    depth = torch.arange(16.0).reshape(1, 1, 4, 4)
+    img, normal = torch.rand(1, 3, 4, 4), torch.rand(1, 3, 4, 4)
+    out_img, out_lab, out_dep, out_nor = random_scale_crop(img, lab, depth, normal, torch.Generator().manual_seed(0),
+                                                           scales=(2.0,))
+    i, j = divmod(int(out_lab[0, 0, 0]), 4)  # the crop's top-left pixel, a 2×2 window, each pixel repeated 2×2
+    window = lab[0, i:i + 2, j:j + 2]
+    assert torch.equal(out_lab[0], window.repeat_interleave(2, 0).repeat_interleave(2, 1))
+    assert torch.equal(out_dep[0, 0], depth[0, 0, i:i + 2, j:j + 2].repeat_interleave(2, 0).repeat_interleave(2, 1) / 2)
+    assert out_img.shape == img.shape and out_nor.shape == normal.shape and out_lab.dtype == torch.long
+
+
+def test_nyuv2_losses_hand_computed():
+    label = torch.tensor([[[0, 1], [-1, 2]]])
+    seg = torch.full((1, 13, 2, 2), -math.log(13.0), dtype=torch.float64)  # uniform: NLL = log 13 per pixel
+    depth = torch.tensor([[[[1.0, 0.0], [2.0, 3.0]]]], dtype=torch.float64)
+    depth_pred = torch.tensor([[[[2.0, 9.0], [2.0, 5.0]]]], dtype=torch.float64)  # |1|, masked, 0, |2|: mean 1
+    normal = torch.zeros(1, 3, 2, 2, dtype=torch.float64)
+    normal[:, 2] = 1.0
+    losses = nyuv2_losses([seg, depth_pred, -normal], label, depth, normal)
+    torch.testing.assert_close(losses, torch.tensor([math.log(13.0), 1.0, 2.0], dtype=torch.float64))
+
+
+def test_nyuv2_meter_perfect_predictions_and_metric_names():
+    label = torch.tensor([[[0, 1], [2, -1]]])
+    seg = torch.log(torch.nn.functional.one_hot(label.clamp(min=0), 13).permute(0, 3, 1, 2).double() + 1e-9)
+    depth = torch.tensor([[[[1.0, 2.0], [0.0, 4.0]]]])
+    normal = torch.zeros(1, 3, 2, 2)
+    normal[:, 0] = 1.0
+    meter = NYUv2Meter()
+    meter.update(seg, label, depth, depth, normal, normal)
+    r = meter.result()
+    assert list(r) == [name for name, _ in NYUV2_METRICS]
+    assert r["mIoU"] == r["pix_acc"] == 1.0 and r["abs_err"] == r["rel_err"] == 0.0
+    assert r["mean_angle"] == pytest.approx(0.0, abs=1e-5) and r["within_11.25"] == r["within_30"] == 1.0

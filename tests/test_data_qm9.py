@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from mtlnotes.data import DataMissingError
-from mtlnotes.data.qm9 import PROPERTY_NAMES, QM9_ARCHIVE, TASKS, load_qm9, parse_xyz, read_qm9_archive
+from mtlnotes.data.qm9 import (PROPERTY_NAMES, QM9_ARCHIVE, TASKS, load_qm9, parse_xyz, qm9_splits,
+                              read_qm9_archive)
+from mtlnotes.repro import torch_generator
 
 # Methane (gdb 1) as it appears in the official release (properties line and atoms copied by format, values ours).
 METHANE = """5
@@ -90,3 +92,19 @@ def test_missing_data_names_file_checksum_and_source(tmp_path):
     assert "md5" in msg and "figshare" in msg
     with pytest.raises(DataMissingError, match=QM9_ARCHIVE.md5):
         load_qm9(root=tmp_path, download=False, drop_uncharacterized=False)
+
+
+def test_qm9_splits_partition_the_molecules_test_first_then_validation():
+    split = qm9_splits(50, n_val=5, n_test=10, seed=3)
+    assert {k: len(v) for k, v in split.items()} == {"test": 10, "val": 5, "train": 35}
+    assert sorted(torch.cat([split["test"], split["val"], split["train"]]).tolist()) == list(range(50))
+    perm = torch.randperm(50, generator=torch_generator(3))  # the official order: shuffle, test, validation, rest
+    assert torch.equal(split["test"], perm[:10]) and torch.equal(split["val"], perm[10:15])
+    assert all(torch.equal(a, b) for a, b in zip(split.values(), qm9_splits(50, 5, 10, seed=3).values()))
+    assert not torch.equal(qm9_splits(50, 5, 10, seed=4)["test"], split["test"])
+
+
+@pytest.mark.parametrize("n_val, n_test", [(0, 10), (10, 0), (20, 30)])
+def test_qm9_splits_reject_impossible_sizes(n_val, n_test):
+    with pytest.raises(ValueError, match="cannot split 50 molecules"):
+        qm9_splits(50, n_val, n_test)

@@ -29,9 +29,10 @@ import numpy as np
 import torch
 
 from mtlnotes.data.cache import RemoteFile, fetch
+from mtlnotes.repro import torch_generator
 
 __all__ = ["QM9_ARCHIVE", "QM9_UNCHARACTERIZED", "PROPERTY_NAMES", "TASKS", "ELEMENTS", "Molecule", "QM9Data",
-           "parse_xyz", "read_qm9_archive", "read_uncharacterized", "qm9_path", "load_qm9"]
+           "parse_xyz", "read_qm9_archive", "read_uncharacterized", "qm9_path", "load_qm9", "qm9_splits"]
 
 # Checksums and sizes as reported by figshare's API for the official files (collection 978904).
 QM9_ARCHIVE = RemoteFile(
@@ -153,3 +154,12 @@ def load_qm9(root: str | os.PathLike | None = None, download: bool = False, drop
     if drop_uncharacterized:
         exclude = read_uncharacterized(fetch(QM9_UNCHARACTERIZED, root, download))
     return read_qm9_archive(qm9_path(root, download), exclude, limit)
+
+
+def qm9_splits(n: int, n_val: int, n_test: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random test / validation / training indices of ``n`` molecules (the official code shuffles, then takes
+    the first ``n_test`` for test, the next ``n_val`` for validation, the rest for training)."""
+    if n_val < 1 or n_test < 1 or n_val + n_test >= n:
+        raise ValueError(f"cannot split {n} molecules into {n_test} test, {n_val} validation and >= 1 training")
+    perm = torch.randperm(n, generator=torch_generator(seed))
+    return {"test": perm[:n_test], "val": perm[n_test:n_test + n_val], "train": perm[n_test + n_val:]}

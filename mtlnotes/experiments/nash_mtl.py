@@ -5,7 +5,8 @@ Three experiments, one per section of the chapter:
 1. ``toy``: the two-objective problem on ℝ² of the paper's illustrative example (§6.1, Fig. 1; a variant of
    CAGrad's toy, first loss scaled by 0.1), optimised with Adam by every method from five starting points.
    Whether a run ends on the Pareto front is judged by Pareto-stationarity: the minimum norm of the convex
-   hull of the two gradients at the final point (0 exactly on the front).
+   hull of the two gradients at the final point (0 exactly on the front). The problem, its runner and Fig. 2's
+   update directions live in :mod:`mtlnotes.weighting.toy`.
 2. ``multimnist``: MultiMNIST (real MNIST) with the MultiLeNet trunk and two linear heads, every method, single-task
    baselines with the same code, per-task test accuracy at the epoch of best validation accuracy, Δm% and mean
    rank, time per epoch, peak tensor memory of one training step.
@@ -13,12 +14,10 @@ Three experiments, one per section of the chapter:
    targets with the MPNN of :mod:`mtlnotes.models.mpnn` (:func:`run_qm9`), NYUv2's segmentation, depth and normals
    with SegNet-MTAN of :mod:`mtlnotes.models.segnet_mtan` (:func:`run_nyuv2`), every method and the single-task
    baselines with the same code. The loaders read the official formats (:mod:`mtlnotes.data.qm9`,
-   :mod:`mtlnotes.data.nyuv2`); without the files the run stops, before any training, with a message naming what
-   to download.
+   :mod:`mtlnotes.data.nyuv2`, which also holds NYUv2's augmentation, losses and metrics); without the files the
+   run stops, before any training, with a message naming what to download.
 
-Δm% (Maninis et al., 2019, as used by Navon et al., 2022, §6): Δm = (1/K) Σ_k (−1)^{δ_k} (M_m,k − M_b,k) / M_b,k
-× 100, where M_b is the single-task baseline and δ_k = 1 when higher is better; lower is better.
-Mean rank (MR): the average over metrics of each method's rank among the compared methods (1 = best).
+Δm% (Maninis et al., 2019; lower is better) and mean rank (MR; 1 = best) are :mod:`mtlnotes.weighting.metrics`.
 
 ``python -m mtlnotes.experiments.nash_mtl --profile quick --out results/nash_mtl-quick.json`` writes the book's file.
 """
@@ -28,7 +27,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -37,13 +37,17 @@ from torch import nn
 from mtlnotes.checkpoint import CheckpointStore
 from mtlnotes.data import load_mnist, multi_mnist, split_indices
 from mtlnotes.data.mnist import ImageDataset
-from mtlnotes.gradients import per_task_gradients
+from mtlnotes.data.nyuv2 import NYUV2_METRICS, NYUv2Meter, nyuv2_losses, random_scale_crop
+from mtlnotes.data.qm9 import qm9_splits
 from mtlnotes.models import HardSharingNet, MultiLeNetEncoder
 from mtlnotes.repro import seed_everything, torch_generator
 from mtlnotes.results import Claim
 from mtlnotes.stats import compare, mean_interval, verdict_word
 from mtlnotes.training import Stopwatch, minibatches, predict, progress
-from mtlnotes.weighting import METHODS, GradientAggregator, LossWeighting, make_method, min_norm_weights
+from mtlnotes.weighting import METHODS, make_method
+from mtlnotes.weighting import toy as toy_example
+from mtlnotes.weighting.metrics import delta_m, mean_rank
+from mtlnotes.weighting.toy import FIG2_GRADS, LOSS_WEIGHTINGS, TOY_STARTS, toy_losses, toy_summary
 from mtlnotes.weighting.trainer import PeakMemory, multitask_step, shared_parameter_step
 
 __all__ = ["main", "Config", "QUICK", "PAPER", "run", "claims", "toy_losses", "run_toy", "run_multimnist", "delta_m",
@@ -52,9 +56,6 @@ __all__ = ["main", "Config", "QUICK", "PAPER", "run", "claims", "toy_losses", "r
            "run_qm9", "run_nyuv2", "qm9_splits", "nyuv2_losses", "NYUv2Meter", "NYUV2_METRICS", "random_scale_crop"]
 
 CHAPTER = "nash_mtl"
-
-#: Starting points of the illustrative example (the official toy script's five initialisations).
-TOY_STARTS = ((-8.5, 7.5), (0.0, 0.0), (9.0, 9.0), (-7.5, -0.5), (9.0, -1.0))
 
 #: The paper's QM9 table (Navon et al., 2022, Table 2: MR and Δm%, mean ± std over 3 seeds).
 PAPER_QM9 = {"LS": (6.8, 177.6), "SI": (4.0, 77.8), "RLW": (8.2, 203.8), "DWA": (6.4, 175.3), "UW": (5.3, 108.0),
@@ -132,116 +133,23 @@ PAPER = Config(profile="paper", seeds=(0, 1, 2), datasets=("toy", "multimnist", 
 
 
 # ----------------------------------------------------------------------------- 1. the illustrative example
-def toy_losses(x: torch.Tensor, scale: float = 0.1) -> torch.Tensor:
-    """The two losses (2,) at x (2,) of the illustrative example (CAGrad's toy as modified by Navon et al., 2022):
-    a log-abs valley for x₂ > 0 blended with quadratic bowls for x₂ < 0; the first loss is multiplied by ``scale``."""
-    x1, x2 = x[..., 0], x[..., 1]
-    f1 = torch.clamp((0.5 * (-x1 - 7) - torch.tanh(-x2)).abs(), 5e-6).log() + 6
-    f2 = torch.clamp((0.5 * (-x1 + 3) + torch.tanh(-x2) + 2).abs(), 5e-6).log() + 6
-    up, down = torch.clamp(torch.tanh(0.5 * x2), 0), torch.clamp(torch.tanh(-0.5 * x2), 0)
-    q1 = ((-x1 + 7) ** 2 + 0.1 * (-x2 - 8) ** 2) / 10 - 20
-    q2 = ((-x1 - 7) ** 2 + 0.1 * (-x2 - 8) ** 2) / 10 - 20
-    return torch.stack([scale * (f1 * up + q1 * down), f2 * up + q2 * down], dim=-1)
-
-
-def _hull_min_norm(grads: torch.Tensor) -> float:
-    w = min_norm_weights((grads.double() @ grads.double().T).numpy())
-    return float(np.linalg.norm(w @ grads.double().numpy()))
-
-
 def run_toy(config: Config, methods: tuple[str, ...] | None = None) -> dict:
-    """Trajectories (every ``toy_record_every`` steps) of each method from each start, final losses and
-    final Pareto-stationarity (min-norm of the gradients' convex hull)."""
-    out = {}
-    for name in progress(methods or config.methods, desc="toy"):
-        runs = []
-        for start in TOY_STARTS:
-            x = torch.tensor(start, dtype=torch.float64, requires_grad=True)
-            method = make_method(name, 2, seed=0, **_method_kwargs(name, config))
-            opt = torch.optim.Adam([{"params": [x], "lr": config.toy_lr},
-                                    {"params": method.parameters(), "lr": config.toy_lr}])
-            traj, failed = [list(start)], None
-            for step in range(config.toy_steps):
-                opt.zero_grad()
-                f = toy_losses(x, config.toy_scale)
-                try:
-                    _toy_step(method, f, x)
-                except (ValueError, RuntimeError) as exc:  # e.g. Nash-MTL exactly at a Pareto-stationary point: stop, say so
-                    failed = f"step {step}: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-                    break
-                opt.step()
-                if (step + 1) % config.toy_record_every == 0:
-                    traj.append(x.detach().tolist())
-            f = toy_losses(x, config.toy_scale)
-            g = per_task_gradients(f, [x], engine="reference", retain_graph=False)
-            mn = _hull_min_norm(g)
-            runs.append({"start": list(start), "trajectory": traj, "final_x": x.detach().tolist(),
-                         "final_losses": f.detach().tolist(), "hull_min_norm": mn,
-                         "on_front": bool(mn <= config.toy_stationary_tol), "stopped": failed})
-        out[name] = runs
-    return out
+    """:func:`mtlnotes.weighting.toy.run_toy` with the profile's settings: trajectories (every
+    ``toy_record_every`` steps) of each method from each start, final losses and final Pareto-stationarity
+    (min-norm of the gradients' convex hull)."""
+    methods = methods or config.methods
+    return toy_example.run_toy(methods, steps=config.toy_steps, lr=config.toy_lr, scale=config.toy_scale,
+                               record_every=config.toy_record_every, stationary_tol=config.toy_stationary_tol,
+                               method_kwargs={name: _method_kwargs(name, config) for name in methods})
 
 
-#: Which methods only re-weight the losses (the rest act on the per-task gradients).
-LOSS_WEIGHTINGS = ("LS", "SI", "RLW", "DWA", "UW")
-
-
-def toy_summary(toy: dict, methods: tuple[str, ...]) -> list[str]:
-    """Sentences stating, from ``run_toy``'s results, which methods ended on the Pareto front from every start,
-    from some, and from none, each split into loss weightings and gradient methods (so the chapter's text
-    follows the runs)."""
-    reached = {m: sum(r["on_front"] for r in toy[m]) for m in methods}
-    n = {m: len(toy[m]) for m in methods}
-    out = []
-    for label, test in (("from every start", lambda m: reached[m] == n[m]),
-                        ("from some starts", lambda m: 0 < reached[m] < n[m]),
-                        ("from no start", lambda m: reached[m] == 0)):
-        groups = []
-        for kind, members in (("loss weightings", [m for m in methods if m in LOSS_WEIGHTINGS]),
-                              ("gradient methods", [m for m in methods if m not in LOSS_WEIGHTINGS])):
-            hit = [f"{m} ({reached[m]}/{n[m]})" for m in members if test(m)]
-            if hit:
-                groups.append(f"{kind}: {', '.join(hit)}")
-        out.append(f"Ended on the Pareto front {label}: " + ("; ".join(groups) if groups else "none") + ".")
-    return out
-
-
-#: Three gradients in R³ for Fig. 2's question (what direction does each method return?): ours, since the
-#: paper does not list its vectors; norms about 1, 2 and 4, and g_1, g_2 in conflict (negative inner product).
-FIG2_GRADS = ((1.0, 0.0, 0.0), (-1.0, 1.7, 0.0), (0.0, 0.5, 4.0))
-
-
-def update_directions(grads, methods: tuple[str, ...] = ("LS", "MGDA", "PCGrad", "CAGrad", "IMTL-G", "Nash-MTL"),
+def update_directions(grads: torch.Tensor | Sequence[Sequence[float]],
+                      methods: tuple[str, ...] = ("LS", "MGDA", "PCGrad", "CAGrad", "IMTL-G", "Nash-MTL"),
                       config: Config | None = None) -> dict[str, torch.Tensor]:
-    """Fig. 2: the update direction (d,) each method returns for the gradients ``grads`` (K, d) (float64). Loss
-    weightings return Σ_k w_k g_k with their weights at equal unit losses; gradient methods their aggregate."""
-    g = torch.as_tensor(grads, dtype=torch.float64)
+    """Fig. 2: :func:`mtlnotes.weighting.toy.update_directions` with the hyper-parameters of ``config``
+    (default :data:`QUICK`): the update direction (d,) each method returns for the gradients ``grads`` (K, d)."""
     config = config or QUICK
-    out = {}
-    for name in methods:
-        method = make_method(name, g.shape[0], seed=0, **_method_kwargs(name, config))
-        losses = torch.ones(g.shape[0], dtype=torch.float64)
-        if isinstance(method, LossWeighting):
-            out[name] = method.weights(losses).to(g.dtype) @ g
-        else:
-            out[name] = method.aggregate(g, losses).direction.detach()
-    return out
-
-
-def _toy_step(method, f: torch.Tensor, x: torch.Tensor) -> None:
-    if isinstance(method, LossWeighting):
-        method.combine(f).backward()
-        return
-    reuse = method.reuse_weights()
-    if reuse is not None:
-        (reuse.to(f.dtype) * f).sum().backward()
-    else:  # GradDrop acts on the (here: only) shared variables
-        g = per_task_gradients(f, [x], engine="reference", retain_graph=False)
-        x.grad = method.aggregate(g, f.detach()).direction.detach().clone()
-    if method.clip_norm() is not None:
-        n = float(x.grad.norm())
-        if n > method.clip_norm():
-            x.grad.mul_(method.clip_norm() / n)
+    return toy_example.update_directions(grads, methods, {name: _method_kwargs(name, config) for name in methods})
 
 
 def _method_kwargs(name: str, config: Config) -> dict:
@@ -311,27 +219,6 @@ def _train(config: Config, method_name: str, tasks: list[int], data, seed: int, 
                        probe_opt, gradient_engine=config.gradient_engine)
     return {"test_acc": test_acc, "best_epoch": best_epoch, "best_val_acc": best, "curve": curve,
             "time_per_epoch_s": sw.seconds / config.mm_epochs, "peak_step_memory_bytes": int(mem.peak)}
-
-
-def delta_m(values: dict[str, list[float]], baseline: list[float], higher_is_better: list[bool]) -> dict[str, float]:
-    """Δm% of each method against ``baseline`` (see the module docstring); lower is better."""
-    out = {}
-    for name, v in values.items():
-        terms = [(-1.0 if hib else 1.0) * (m - b) / b for m, b, hib in zip(v, baseline, higher_is_better)]
-        out[name] = 100.0 * float(np.mean(terms))
-    return out
-
-
-def mean_rank(values: dict[str, list[float]], higher_is_better: list[bool]) -> dict[str, float]:
-    """Mean over metrics of each method's rank (1 = best; ties share the average rank)."""
-    names = list(values)
-    ranks = np.zeros((len(names), len(higher_is_better)))
-    for j, hib in enumerate(higher_is_better):
-        col = np.array([values[n][j] for n in names])
-        key = -col if hib else col
-        for i in range(len(names)):
-            ranks[i, j] = 1 + np.sum(key < key[i]) + 0.5 * (np.sum(key == key[i]) - 1)
-    return {n: float(ranks[i].mean()) for i, n in enumerate(names)}
 
 
 def run_multimnist(config: Config, device=None, store: CheckpointStore | None = None) -> dict:
@@ -443,15 +330,6 @@ def _train_paper_model(config: Config, method_name: str, n_tasks: int, model: nn
             "time_per_epoch_s": sw.seconds / max(epochs, 1)}
 
 
-def qm9_splits(n: int, n_val: int, n_test: int, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Random test / validation / training indices of ``n`` molecules (the official code shuffles, then takes
-    the first ``n_test`` for test, the next ``n_val`` for validation, the rest for training)."""
-    if n_val < 1 or n_test < 1 or n_val + n_test >= n:
-        raise ValueError(f"cannot split {n} molecules into {n_test} test, {n_val} validation and >= 1 training")
-    perm = torch.randperm(n, generator=torch_generator(seed))
-    return {"test": perm[:n_test], "val": perm[n_test:n_test + n_val], "train": perm[n_test + n_val:]}
-
-
 def run_qm9(config: Config, device=None, store: CheckpointStore | None = None, data=None) -> dict:
     """QM9 (§6.2): the 11 targets of :data:`mtlnotes.data.qm9.TASKS` with the MPNN of :mod:`mtlnotes.models.mpnn`
     (shared encoder, a linear head per target), every method of ``config.qm9_methods`` and the 11 single-task
@@ -521,92 +399,6 @@ def run_qm9(config: Config, device=None, store: CheckpointStore | None = None, d
                             for m in config.qm9_methods},
             "mean_rank": mean_rank(mae, lower),
             "time_per_epoch_s": {m: float(np.mean([r["time_per_epoch_s"] for r in raw[m]])) for m in raw}}
-
-
-#: The nine NYUv2 metrics of Table 3 and whether higher is better.
-NYUV2_METRICS = (("mIoU", True), ("pix_acc", True), ("abs_err", False), ("rel_err", False), ("mean_angle", False),
-                 ("median_angle", False), ("within_11.25", True), ("within_22.5", True), ("within_30", True))
-
-
-def nyuv2_losses(outputs: list[torch.Tensor], label: torch.Tensor, depth: torch.Tensor, normal: torch.Tensor,
-                 tasks=("segmentation", "depth", "normal")) -> torch.Tensor:
-    """MTAN's training losses (Liu et al., 2019, §4.1): segmentation NLL (label −1 ignored), depth L1 and normal
-    1 − cosine, both over pixels with ground truth (depth ≠ 0, normal ≠ 0). Returns (K,) in ``tasks`` order."""
-    out = []
-    for o, t in zip(outputs, tasks):
-        if t == "segmentation":
-            out.append(nn.functional.nll_loss(o, label, ignore_index=-1))
-        else:
-            gt = depth if t == "depth" else normal
-            mask = (gt.sum(1, keepdim=True) != 0).to(o.dtype)
-            n = mask.sum().clamp(min=1)
-            out.append((((o - gt).abs() * mask).sum() / n) if t == "depth"
-                       else 1 - ((o * gt).sum(1, keepdim=True) * mask).sum() / n)
-    return torch.stack(out)
-
-
-class NYUv2Meter:
-    """Accumulates the nine NYUv2 metrics of Table 3 over a split: a 13-class confusion matrix (mIoU = mean over
-    classes present of TP/(TP+FP+FN); pixel accuracy), depth absolute and relative error over pixels with depth,
-    and the angle (degrees) between predicted and true normals over pixels with a normal (mean, median, % within
-    11.25°, 22.5°, 30°). Errors are averaged over pixels, not over batches."""
-
-    def __init__(self, n_classes: int = 13) -> None:
-        self.n_classes = n_classes
-        self.conf = torch.zeros(n_classes, n_classes, dtype=torch.int64)
-        self.abs = self.rel = 0.0
-        self.n_depth = 0
-        self.angles: list[torch.Tensor] = []
-
-    def update(self, seg_logp=None, label=None, depth_pred=None, depth=None, normal_pred=None, normal=None) -> None:
-        if seg_logp is not None:
-            pred, lab = seg_logp.argmax(1).flatten().cpu(), label.flatten().cpu()
-            keep = lab >= 0
-            self.conf += torch.bincount(lab[keep] * self.n_classes + pred[keep],
-                                        minlength=self.n_classes ** 2).reshape(self.n_classes, self.n_classes)
-        if depth_pred is not None:
-            mask = depth.sum(1) != 0
-            p, g = depth_pred[:, 0][mask].double().cpu(), depth[:, 0][mask].double().cpu()
-            self.abs += float((p - g).abs().sum())
-            self.rel += float(((p - g).abs() / g.abs()).sum())
-            self.n_depth += int(mask.sum())
-        if normal_pred is not None:
-            mask = normal.sum(1) != 0
-            cos = (normal_pred.double() * normal.double()).sum(1)[mask].clamp(-1, 1).cpu()
-            self.angles.append(torch.rad2deg(torch.acos(cos)))
-
-    def result(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        if self.conf.sum() > 0:
-            tp = self.conf.diag().double()
-            union = self.conf.sum(0).double() + self.conf.sum(1).double() - tp
-            present = union > 0
-            out["mIoU"] = float((tp[present] / union[present]).mean())
-            out["pix_acc"] = float(tp.sum() / self.conf.sum())
-        if self.n_depth:
-            out["abs_err"], out["rel_err"] = self.abs / self.n_depth, self.rel / self.n_depth
-        if self.angles:
-            a = torch.cat(self.angles)
-            out.update({"mean_angle": float(a.mean()), "median_angle": float(a.median()),
-                        "within_11.25": float((a < 11.25).double().mean()), "within_22.5": float((a < 22.5).double().mean()),
-                        "within_30": float((a < 30).double().mean())})
-        return out
-
-
-def random_scale_crop(image, label, depth, normal, generator: torch.Generator, scales=(1.0, 1.2, 1.5)):
-    """MTAN's augmentation (``RandomScaleCrop``): pick a scale s, crop a random (H/s, W/s) window and resize it
-    back to (H, W) (bilinear for the image, nearest for the rest); depth is divided by s (the scene looks s times
-    closer). Batched: image (B, 3, H, W), label (B, H, W), depth (B, 1, H, W), normal (B, 3, H, W)."""
-    h, w = image.shape[-2:]
-    s = scales[int(torch.randint(len(scales), (1,), generator=generator))]
-    hh, ww = int(h / s), int(w / s)
-    i = int(torch.randint(h - hh + 1, (1,), generator=generator))
-    j = int(torch.randint(w - ww + 1, (1,), generator=generator))
-    crop = lambda t: t[..., i:i + hh, j:j + ww]  # noqa: E731
-    near = lambda t: nn.functional.interpolate(crop(t), size=(h, w), mode="nearest")  # noqa: E731
-    img = nn.functional.interpolate(crop(image), size=(h, w), mode="bilinear", align_corners=True)
-    lab = near(label[:, None].float())[:, 0].long()
-    return img, lab, near(depth) / s, near(normal)
 
 
 def run_nyuv2(config: Config, device=None, store: CheckpointStore | None = None, data=None) -> dict:

@@ -1,0 +1,149 @@
+"""The illustrative examples of Navon et al. (2022, "Multi-Task Learning as a Bargaining Game"): the two-objective
+toy on ℝ² (§6.1, Fig. 1; a variant of CAGrad's toy, first loss scaled by 0.1) and the update directions of Fig. 2.
+
+:func:`run_toy` optimises the toy with Adam by each method from the five starting points of the official toy script.
+Whether a run ends on the Pareto front is judged by Pareto-stationarity: the minimum norm of the convex hull of the
+two gradients at the final point (0 exactly on the front). :func:`update_directions` returns the direction each
+method takes for given gradients (Fig. 2's question).
+
+The chapter :mod:`mtlnotes.experiments.nash_mtl` calls these with its profile's settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from mtlnotes.gradients import per_task_gradients
+from mtlnotes.training import progress
+from mtlnotes.weighting.base import GradientAggregator, LossWeighting
+from mtlnotes.weighting.registry import make_method
+from mtlnotes.weighting.simplex import min_norm_weights
+
+__all__ = ["toy_losses", "TOY_STARTS", "run_toy", "LOSS_WEIGHTINGS", "toy_summary", "FIG2_GRADS",
+           "update_directions"]
+
+#: Starting points of the illustrative example (the official toy script's five initialisations).
+TOY_STARTS = ((-8.5, 7.5), (0.0, 0.0), (9.0, 9.0), (-7.5, -0.5), (9.0, -1.0))
+
+#: Which methods only re-weight the losses (the rest act on the per-task gradients).
+LOSS_WEIGHTINGS = ("LS", "SI", "RLW", "DWA", "UW")
+
+#: Three gradients in R³ for Fig. 2's question (what direction does each method return?): ours, since the
+#: paper does not list its vectors; norms about 1, 2 and 4, and g_1, g_2 in conflict (negative inner product).
+FIG2_GRADS = ((1.0, 0.0, 0.0), (-1.0, 1.7, 0.0), (0.0, 0.5, 4.0))
+
+
+def toy_losses(x: torch.Tensor, scale: float = 0.1) -> torch.Tensor:
+    """The two losses (2,) at x (2,) of the illustrative example (CAGrad's toy as modified by Navon et al., 2022,
+    §6.1): a log-abs valley for x₂ > 0 blended with quadratic bowls for x₂ < 0; the first loss is multiplied by
+    ``scale``. Batched: x (..., 2) gives (..., 2)."""
+    x1, x2 = x[..., 0], x[..., 1]
+    f1 = torch.clamp((0.5 * (-x1 - 7) - torch.tanh(-x2)).abs(), 5e-6).log() + 6
+    f2 = torch.clamp((0.5 * (-x1 + 3) + torch.tanh(-x2) + 2).abs(), 5e-6).log() + 6
+    up, down = torch.clamp(torch.tanh(0.5 * x2), 0), torch.clamp(torch.tanh(-0.5 * x2), 0)
+    q1 = ((-x1 + 7) ** 2 + 0.1 * (-x2 - 8) ** 2) / 10 - 20
+    q2 = ((-x1 - 7) ** 2 + 0.1 * (-x2 - 8) ** 2) / 10 - 20
+    return torch.stack([scale * (f1 * up + q1 * down), f2 * up + q2 * down], dim=-1)
+
+
+def _hull_min_norm(grads: torch.Tensor) -> float:
+    w = min_norm_weights((grads.double() @ grads.double().T).numpy())
+    return float(np.linalg.norm(w @ grads.double().numpy()))
+
+
+def run_toy(methods: Sequence[str], *, steps: int = 35_000, lr: float = 1e-3, scale: float = 0.1,
+            record_every: int = 50, stationary_tol: float = 1e-3,
+            method_kwargs: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, list[dict]]:
+    """Trajectories (every ``record_every`` steps) of each method from each start of :data:`TOY_STARTS`, final
+    losses and final Pareto-stationarity (min-norm of the gradients' convex hull; ``on_front`` when at most
+    ``stationary_tol``). Adam at ``lr`` for ``steps`` steps (the official toy: lr 1e-3, 35k steps, ``scale`` 0.1);
+    ``method_kwargs[name]`` go to :func:`mtlnotes.weighting.make_method`."""
+    method_kwargs = method_kwargs or {}
+    out = {}
+    for name in progress(methods, desc="toy"):
+        runs = []
+        for start in TOY_STARTS:
+            x = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+            method = make_method(name, 2, seed=0, **method_kwargs.get(name, {}))
+            opt = torch.optim.Adam([{"params": [x], "lr": lr},
+                                    {"params": method.parameters(), "lr": lr}])
+            traj, failed = [list(start)], None
+            for step in range(steps):
+                opt.zero_grad()
+                f = toy_losses(x, scale)
+                try:
+                    _toy_step(method, f, x)
+                except (ValueError, RuntimeError) as exc:  # e.g. Nash-MTL exactly at a Pareto-stationary point:
+                    # stop, say so
+                    failed = f"step {step}: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+                    break
+                opt.step()
+                if (step + 1) % record_every == 0:
+                    traj.append(x.detach().tolist())
+            f = toy_losses(x, scale)
+            g = per_task_gradients(f, [x], engine="reference", retain_graph=False)
+            mn = _hull_min_norm(g)
+            runs.append({"start": list(start), "trajectory": traj, "final_x": x.detach().tolist(),
+                         "final_losses": f.detach().tolist(), "hull_min_norm": mn,
+                         "on_front": bool(mn <= stationary_tol), "stopped": failed})
+        out[name] = runs
+    return out
+
+
+def _toy_step(method: LossWeighting | GradientAggregator, f: torch.Tensor, x: torch.Tensor) -> None:
+    if isinstance(method, LossWeighting):
+        method.combine(f).backward()
+        return
+    reuse = method.reuse_weights()
+    if reuse is not None:
+        (reuse.to(f.dtype) * f).sum().backward()
+    else:  # GradDrop acts on the (here: only) shared variables
+        g = per_task_gradients(f, [x], engine="reference", retain_graph=False)
+        x.grad = method.aggregate(g, f.detach()).direction.detach().clone()
+    if method.clip_norm() is not None:
+        n = float(x.grad.norm())
+        if n > method.clip_norm():
+            x.grad.mul_(method.clip_norm() / n)
+
+
+def toy_summary(toy: dict, methods: tuple[str, ...]) -> list[str]:
+    """Sentences stating, from ``run_toy``'s results, which methods ended on the Pareto front from every start,
+    from some, and from none, each split into loss weightings and gradient methods (so the chapter's text
+    follows the runs)."""
+    reached = {m: sum(r["on_front"] for r in toy[m]) for m in methods}
+    n = {m: len(toy[m]) for m in methods}
+    out = []
+    for label, test in (("from every start", lambda m: reached[m] == n[m]),
+                        ("from some starts", lambda m: 0 < reached[m] < n[m]),
+                        ("from no start", lambda m: reached[m] == 0)):
+        groups = []
+        for kind, members in (("loss weightings", [m for m in methods if m in LOSS_WEIGHTINGS]),
+                              ("gradient methods", [m for m in methods if m not in LOSS_WEIGHTINGS])):
+            hit = [f"{m} ({reached[m]}/{n[m]})" for m in members if test(m)]
+            if hit:
+                groups.append(f"{kind}: {', '.join(hit)}")
+        out.append(f"Ended on the Pareto front {label}: " + ("; ".join(groups) if groups else "none") + ".")
+    return out
+
+
+def update_directions(grads: torch.Tensor | Sequence[Sequence[float]],
+                      methods: tuple[str, ...] = ("LS", "MGDA", "PCGrad", "CAGrad", "IMTL-G", "Nash-MTL"),
+                      method_kwargs: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, torch.Tensor]:
+    """Fig. 2: the update direction (d,) each method returns for the gradients ``grads`` (K, d) (float64). Loss
+    weightings return Σ_k w_k g_k with their weights at equal unit losses; gradient methods their aggregate.
+    ``method_kwargs[name]`` go to :func:`mtlnotes.weighting.make_method`."""
+    g = torch.as_tensor(grads, dtype=torch.float64)
+    method_kwargs = method_kwargs or {}
+    out = {}
+    for name in methods:
+        method = make_method(name, g.shape[0], seed=0, **method_kwargs.get(name, {}))
+        losses = torch.ones(g.shape[0], dtype=torch.float64)
+        if isinstance(method, LossWeighting):
+            out[name] = method.weights(losses).to(g.dtype) @ g
+        else:
+            out[name] = method.aggregate(g, losses).direction.detach()
+    return out
