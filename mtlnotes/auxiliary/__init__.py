@@ -5,7 +5,8 @@ Modules: :mod:`~mtlnotes.auxiliary.losses` (masked softmax Eqs. 5–6, focal los
 :mod:`~mtlnotes.auxiliary.weights` (Eq. 8), :mod:`~mtlnotes.auxiliary.networks` (VGG16 variant, small CNN,
 two-headed main network, label network), :mod:`~mtlnotes.auxiliary.trainer` (Eq. 2 / Eq. 7 training),
 :mod:`~mtlnotes.auxiliary.maxl` (MAXL / WA-MAXL), :mod:`~mtlnotes.auxiliary.env` (the RL-AUX gymnasium
-environment), :mod:`~mtlnotes.auxiliary.agent` (PPO glue and the alternating training loop).
+environment), :mod:`~mtlnotes.auxiliary.agent` (PPO glue and the alternating training loop),
+:mod:`~mtlnotes.auxiliary.methods` (one training run of each compared method, as the chapter runs it).
 """
 
 from mtlnotes.auxiliary.losses import (batch_entropy, expand_sublabels, focal_loss, hierarchy_mask,

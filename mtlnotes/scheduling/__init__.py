@@ -4,7 +4,9 @@ Policies share one interface (``probabilities()``, ``sample(rng)``, ``update(tas
 (Eq. 3), task-size (Eq. 4), Exp3.S (Eq. 5) and the counterfactual softmax policy π^C (Eq. 12) fitted by CMA-ES
 on the weighted importance sampling value plus an entropy bonus (Eqs. 9–14). Rewards: prediction gain with
 the scaling of Eq. 6, and the progress reward of Eq. 16. The MTL bandit of §4.1 and a policy-driven
-multi-task training loop complete the package.
+multi-task training loop complete the package; the chapter's studies are :mod:`~mtlnotes.scheduling.bandit_study`
+(§4.1, Fig. 1), :mod:`~mtlnotes.scheduling.suite` (the offline image suite) and
+:mod:`~mtlnotes.scheduling.glue_runner` (§4.2, GLUE; needs the GLUE data and a pretrained encoder).
 """
 
 from mtlnotes.scheduling.bandit import BanditRun, BanditSpec, MTLBandit, progress_reward, run_bandit

@@ -7,6 +7,8 @@ CAGrad, Nash-MTL) are :class:`GramWeighting` subclasses: ``weights(G Gᵀ) -> α
 ``aggregate`` (scale-safe, :mod:`mtlnotes.weighting.scaling`); their K×K solves run on one thread
 (:mod:`mtlnotes.weighting.threads`). Every aggregator rejects non-floating gradients with a TypeError.
 :func:`nash_bargaining_weights` solves α ⊙ (G Gᵀ α) = 1. :func:`make_method` builds any of them by name.
+:mod:`~mtlnotes.weighting.metrics` holds Δm% and the mean rank (Navon et al., 2022, §6), and
+:mod:`~mtlnotes.weighting.toy` the illustrative two-objective example of their §6.1 and Fig. 2.
 """
 
 from mtlnotes.weighting.base import Aggregation, GradientAggregator, LossWeighting, Weighting
@@ -15,6 +17,7 @@ from mtlnotes.weighting.dwa import DWA
 from mtlnotes.weighting.graddrop import GradDrop
 from mtlnotes.weighting.gram import GramWeighting
 from mtlnotes.weighting.imtl import IMTLG, imtl_weights
+from mtlnotes.weighting.metrics import delta_m, mean_rank
 from mtlnotes.weighting.mgda import MGDA
 from mtlnotes.weighting.nash import NashBargainingError, NashMTL, NashSolverError, nash_bargaining_weights, solve_nash_gram
 from mtlnotes.weighting.pcgrad import PCGrad
@@ -27,5 +30,5 @@ __all__ = [
     "Aggregation", "GradientAggregator", "LossWeighting", "Weighting", "CAGrad", "cagrad_dual_weights", "DWA",
     "GradDrop", "GramWeighting", "IMTLG", "imtl_weights", "MGDA", "NashBargainingError", "NashMTL", "NashSolverError", "nash_bargaining_weights",
     "solve_nash_gram", "PCGrad", "METHODS", "make_method", "LS", "RLW", "SI", "min_norm_weights",
-    "project_simplex", "UW",
+    "project_simplex", "UW", "delta_m", "mean_rank",
 ]
