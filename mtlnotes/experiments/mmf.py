@@ -8,50 +8,31 @@
 * paper-cars — Car196 with Type and Make structures and 15 affinity superclasses (Tables 2–3).
 
 Every method × seed is one unit of work (resumable with ``--checkpoint-dir``); long trainings also save
-their state after each epoch.
+their state after each epoch. The datasets and H_S live in :mod:`mtlnotes.hierarchy.tasks`, training and
+evaluating one backbone's models in :mod:`mtlnotes.hierarchy.protocol`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from mtlnotes.checkpoint import CheckpointStore
-from mtlnotes.data import FASHION_MNIST_CLASSES, load_fashion_mnist
-from mtlnotes.data.cifar import load_cifar100
-from mtlnotes.data.stanford_cars import car_make, car_type, load_stanford_cars
 from mtlnotes.experiments.cli import run_cli
-from mtlnotes.hierarchy import (LabelStructure, MMFNet, TopDownSVM, TrainSettings, affinity_structure,
-                                extract_features, hierarchical_metrics, make_backbone, predict_classes,
-                                structure_from_groups, structure_from_labels, train_mmf)
-from mtlnotes.repro import seed_everything, thread_count, torch_generator
+from mtlnotes.hierarchy import LabelStructure, MMFNet, TrainSettings, predict_classes
+from mtlnotes.hierarchy.protocol import METRICS, BackboneRunner, method_name, summarise_seeds
+from mtlnotes.hierarchy.tasks import (FASHION_SEMANTIC, HierarchyTask, fashion_semantic_structure,
+                                      load_hierarchy_task, subset_indices)
+from mtlnotes.repro import thread_count
 from mtlnotes.results import Claim
-from mtlnotes.training import Stopwatch
 
-__all__ = ["main", "Config", "QUICK", "PAPER", "PAPER_CARS", "FASHION_SEMANTIC", "fashion_semantic_structure", "load_task",
-           "run", "claims", "summary_table", "PAPER_TABLES", "PAPER_TABLES_CARS",
-           "paper_table", "CHAPTER"]
+__all__ = ["main", "Config", "QUICK", "PAPER", "PAPER_CARS", "FASHION_SEMANTIC", "fashion_semantic_structure",
+           "load_task", "run", "claims", "summary_table", "PAPER_TABLES", "PAPER_TABLES_CARS", "paper_table", "CHAPTER"]
 
 CHAPTER = "mmf"
-
-# H_S for Fashion-MNIST (ours; the dataset ships no hierarchy): by the body part an item is worn on.
-FASHION_SEMANTIC = {
-    "tops": ["T-shirt/top", "Pullover", "Coat", "Shirt"],
-    "bottoms & one-pieces": ["Trouser", "Dress"],
-    "footwear": ["Sandal", "Sneaker", "Ankle boot"],
-    "bags": ["Bag"],
-}
-
-
-def fashion_semantic_structure() -> LabelStructure:
-    """The chapter's semantic structure H_S over the 10 Fashion-MNIST classes (4 superclasses)."""
-    idx = {n: i for i, n in enumerate(FASHION_MNIST_CLASSES)}
-    return structure_from_groups("H_S", {k: [idx[n] for n in v] for k, v in FASHION_SEMANTIC.items()},
-                                 FASHION_MNIST_CLASSES)
 
 
 @dataclass(frozen=True)
@@ -142,7 +123,6 @@ PAPER_TABLES_CARS: dict[str, dict[str, tuple[float, float, float, float | None]]
                  "H_A&T": (90.20, 95.72, 0.2567, None), "H_A&M": (89.45, 95.41, 0.2756, None),
                  "H_T&M": (90.42, 95.89, 0.2468, None), "H_A&T&M": (90.29, 95.87, 0.2477, None)},
 }
-METRICS = ("acc", "f_ha", "tie_a", "lca_a")
 
 
 def paper_table(dataset: str, backbone: str) -> dict[str, tuple] | None:
@@ -151,108 +131,16 @@ def paper_table(dataset: str, backbone: str) -> dict[str, tuple] | None:
     return tables.get(backbone) if tables else None
 
 
-@dataclass
-class Task:
-    """Training/test tensors and the dataset's semantic structures."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    n_classes: int
-    class_names: tuple[str, ...]
-    semantic: dict[str, LabelStructure] = field(default_factory=dict)
+Task = HierarchyTask  # the chapter's name for it before the data helpers moved to mtlnotes.hierarchy.tasks
 
 
-def _subset(n_total: int, n: int | None, seed: int) -> torch.Tensor:
-    if n is None or n >= n_total:
-        return torch.arange(n_total)
-    return torch.randperm(n_total, generator=torch_generator(seed))[:n].sort().values
-
-
-def load_task(config: Config) -> Task:
+def load_task(config: Config) -> HierarchyTask:
     """The config's dataset, subsets and semantic structures (H_S, or H_T and H_M for Car196)."""
-    if config.dataset == "fashion_mnist":
-        tr, te = load_fashion_mnist("train"), load_fashion_mnist("test")
-        i, j = _subset(len(tr), config.n_train, config.data_seed), _subset(len(te), config.n_test, config.data_seed + 1)
-        return Task(tr.images[i], tr.labels[i], te.images[j], te.labels[j], 10, FASHION_MNIST_CLASSES,
-                    {"H_S": fashion_semantic_structure()})
-    if config.dataset == "cifar100":
-        tr, te = load_cifar100("train"), load_cifar100("test")
-        hs = structure_from_labels("H_S", tr.labels, tr.coarse, 100, tr.classes, tr.coarse_classes)
-        i, j = _subset(len(tr), config.n_train, config.data_seed), _subset(len(te), config.n_test, config.data_seed + 1)
-        return Task(tr.images[i], tr.labels[i], te.images[j], te.labels[j], 100, tr.classes, {"H_S": hs})
-    if config.dataset == "cars196":
-        tr = load_stanford_cars("train", config.image_size)
-        te = load_stanford_cars("test", config.image_size)
-        structures = {}
-        for name, rule in (("H_T", car_type), ("H_M", car_make)):
-            groups: dict[str, list[int]] = {}
-            for c, cname in enumerate(tr.classes):
-                groups.setdefault(rule(cname), []).append(c)
-            structures[name] = structure_from_groups(name, groups, tr.classes)
-        i, j = _subset(len(tr), config.n_train, config.data_seed), _subset(len(te), config.n_test, config.data_seed + 1)
-        return Task(tr.images[i], tr.labels[i], te.images[j], te.labels[j], 196, tr.classes, structures)
-    raise ValueError(f"unknown dataset {config.dataset!r}; choose fashion_mnist, cifar100 or cars196")
+    return load_hierarchy_task(config.dataset, config.n_train, config.n_test, config.image_size, config.data_seed)
 
 
-def method_name(structures: tuple[str, ...]) -> str:
-    """Row names as in Tables 2–3: ``w/o H``, ``H_S``, ``H_A&S``, ``H_A&T&M`` …"""
-    if not structures:
-        return "w/o H"
-    if len(structures) == 1:
-        return structures[0]
-    return "H_" + "&".join(s.split("_", 1)[1] for s in structures)
-
-
-class _Runner:
-    """Trains and evaluates the units of one backbone; keeps models of the current process in memory."""
-
-    def __init__(self, config: Config, task: Task, backbone: str, device, store: CheckpointStore) -> None:
-        self.config, self.task, self.backbone, self.device, self.store = config, task, backbone, device, store
-        self.in_channels = task.x_train.shape[1]
-        self.train_seconds = 0.0
-        self._models: dict[tuple, MMFNet] = {}
-
-    def fit(self, key: str, structures: list[LabelStructure], lambdas: list[float], stage: int, seed: int) -> MMFNet:
-        """Train (or reload) one model; an identical setting already trained in this process is reused."""
-        signature = (tuple((s.name, s.parent) for s in structures), tuple(lambdas), stage if structures else 0, seed)
-        if signature not in self._models:
-            self._models[signature] = self._fit(key, structures, lambdas, stage, seed)
-        return self._models[signature]
-
-    def _fit(self, key: str, structures: list[LabelStructure], lambdas: list[float], stage: int, seed: int) -> MMFNet:
-        seed_everything(seed)
-        model = MMFNet(make_backbone(self.backbone, self.in_channels, small_input=self.config.image_size <= 64),
-                       self.task.n_classes, [(s.n_super, stage) for s in structures])
-        final = self.store.load_state(key + "-final")
-        if final is not None:
-            model.load_state_dict(final["model"])
-            return model.to(self.device)
-        sup = [s.super_labels(self.task.y_train) for s in structures]
-        with Stopwatch() as sw:
-            train_mmf(model, self.task.x_train, self.task.y_train, sup, lambdas, self.config.train, seed, self.device,
-                      save_state=lambda st: self.store.save_state(key + "-partial", st),
-                      state=self.store.load_state(key + "-partial"))
-        self.train_seconds += sw.seconds
-        self.store.save_state(key + "-final", {"model": model.state_dict()})
-        return model
-
-    def evaluate(self, pred, eval_structures: list[LabelStructure], own: list[LabelStructure]) -> dict:
-        out = hierarchical_metrics(eval_structures, self.task.y_test, pred)
-        out["own"] = hierarchical_metrics(own, self.task.y_test, pred) if own else None
-        out["per_structure"] = {s.name: hierarchical_metrics([s], self.task.y_test, pred) for s in eval_structures}
-        return out
-
-
-def _summarise(per_seed: list[dict]) -> dict:
-    return {"per_seed": per_seed,
-            "mean": {m: float(np.mean([r[m] for r in per_seed])) for m in METRICS},
-            "std": {m: float(np.std([r[m] for r in per_seed])) for m in METRICS}}
-
-
-def _run_backbone(config: Config, task: Task, backbone: str, device, store: CheckpointStore) -> dict:
-    r = _Runner(config, task, backbone, device, store)
+def _run_backbone(config: Config, task: HierarchyTask, backbone: str, device, store: CheckpointStore) -> dict:
+    r = BackboneRunner(task, backbone, config.train, config.image_size <= 64, device, store)
     stage = config.attach_stage
     flat: dict[int, MMFNet] = {}
 
@@ -263,13 +151,9 @@ def _run_backbone(config: Config, task: Task, backbone: str, device, store: Chec
 
     # H_A from the class statistics of the flat model's features (§3.3; the paper used a pre-trained VGG16)
     feature_seed = config.seeds[0]
-    idx = _subset(len(task.y_train), config.affinity_samples, config.data_seed + 2)
-    feats = extract_features(flat_model(feature_seed), task.x_train[idx], device)
-    y_aff = task.y_train[idx]
-    affinity: dict[int, tuple[LabelStructure, dict]] = {}
-    for k in sorted({config.n_affinity, *config.ablate_n_affinity}):
-        affinity[k] = affinity_structure(feats, y_aff, task.n_classes, k, config.affinity_delta, seed=0,
-                                         name="H_A", class_names=task.class_names)
+    idx = subset_indices(len(task.y_train), config.affinity_samples, config.data_seed + 2)
+    affinity = r.affinity_structures(flat_model(feature_seed), idx, {config.n_affinity, *config.ablate_n_affinity},
+                                     config.affinity_delta)
     structures = dict(task.semantic)
     structures["H_A"] = affinity[config.n_affinity][0]
     eval_structures = list(structures.values())
@@ -291,43 +175,26 @@ def _run_backbone(config: Config, task: Task, backbone: str, device, store: Chec
                 return r.evaluate(pred, eval_structures, own)
 
             per_seed.append(store.get_or_compute(key + "-eval", unit))
-        main[name] = _summarise(per_seed)
+        main[name] = summarise_seeds(per_seed)
 
-    svm_idx = _subset(len(task.y_train), config.svm_samples, config.data_seed + 3)
+    svm_idx = subset_indices(len(task.y_train), config.svm_samples, config.data_seed + 3)
     for sname in config.topdown_structures if "main" in config.parts else ():
         for label, n_best in (("Greedy", 1), ("NBPath", config.n_best)):
             per_seed = []
             for seed in config.seeds:
                 def unit(sname=sname, n_best=n_best, seed=seed):
-                    model = flat_model(seed)
-                    f_tr = extract_features(model, task.x_train[svm_idx], device)
-                    f_te = extract_features(model, task.x_test, device)
-                    clf = TopDownSVM(structures[sname], n_best=n_best, seed=seed).fit(f_tr, task.y_train[svm_idx])
-                    out = r.evaluate(clf.predict(f_te), eval_structures, [structures[sname]])
-                    if n_best > 1:  # why N-Best-Path does or does not change Greedy's answers (topdown docs)
-                        ratio = clf.runner_up_ratio(f_te)
-                        p_sup = np.sort(clf.superclass_proba(f_te), axis=1)
-                        out["runner_up"] = {"n_test": int(len(ratio)), "n_changed": int((ratio > 1).sum()),
-                                            "max_ratio": float(ratio.max()),
-                                            "min_top_superclass_p": float(p_sup[:, -1].min()),
-                                            "max_second_over_top": float((p_sup[:, -2] / p_sup[:, -1]).max())}
-                    return out
+                    return r.evaluate_topdown(flat_model(seed), structures[sname], eval_structures, svm_idx,
+                                              n_best, seed)
 
                 per_seed.append(store.get_or_compute(f"{backbone}-{label}-{sname}-s{seed}-eval", unit))
-            main[f"{label} ({sname})"] = _summarise(per_seed)
+            main[f"{label} ({sname})"] = summarise_seeds(per_seed)
 
     # Ablations (Fig. 4a, Fig. 4b, Table 1)
     first_sem = next(iter(task.semantic))
     multi = [structures["H_A"], structures[first_sem]]
 
     def ablation(key: str, chosen: list[LabelStructure], lambdas: list[float], at: int) -> dict:
-        rows = []
-        for seed in config.ablation_seeds:
-            def unit(seed=seed):
-                model = r.fit(f"{key}-s{seed}", chosen, lambdas, at, seed)
-                return r.evaluate(predict_classes(model, task.x_test, device), eval_structures, chosen)
-            rows.append(store.get_or_compute(f"{key}-s{seed}-eval", unit))
-        return _summarise(rows)
+        return r.ablation(key, chosen, lambdas, at, config.ablation_seeds, eval_structures)
 
     lam_s = config.lambda_stage_ablation
     stages = {str(s): ablation(f"{backbone}-stage{s}", multi, [lam_s / 2] * 2, s)

@@ -9,12 +9,14 @@ routing map (Figure 11) and the cost of a training step as the number of tasks g
 ``python -m mtlnotes.experiments.routing --profile quick``; ``--profile paper`` is the paper's schedule on
 MNIST-MTL; ``--profile paper-cifar`` / ``paper-min`` need CIFAR-100 / mini-ImageNet (see the data modules).
 Extra options: ``--time-budget SECONDS`` (stop each unit after that much training time, recording the epochs
-run) and ``--architectures a,b,c``.
+run) and ``--architectures a,b,c``. The training loop and the step-cost timing live in
+:mod:`mtlnotes.routing.training`, the datasets in :mod:`mtlnotes.routing.data`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -23,13 +25,13 @@ import numpy as np
 import torch
 
 from mtlnotes.checkpoint import CheckpointStore
-from mtlnotes.data import TaskData, load_mnist, mnist_mtl
+from mtlnotes.data import TaskData
 from mtlnotes.experiments.cli import run_cli
-from mtlnotes.repro import make_deterministic, seed_everything, set_threads, torch_generator
+from mtlnotes.repro import make_deterministic, set_threads
 from mtlnotes.results import Claim
-from mtlnotes.routing import (DEFAULT_SCALING, CollaborationReward, RouterSettings, RoutingNetwork, WPLRouter,
-                              build_network, predict_tasks, train_step)
-from mtlnotes.training import minibatches, progress
+from mtlnotes.routing import DEFAULT_SCALING
+from mtlnotes.routing.data import class_count, load_routing_data
+from mtlnotes.routing.training import MAX_POLICY_SNAPSHOTS, step_cost, thin_snapshots, train_architecture
 
 __all__ = ["Config", "QUICK", "PAPER", "PAPER_CIFAR", "PAPER_MIN", "FIG4", "FIG5", "FIG8", "TABLE2_MNIST",
            "load_data", "train_architecture", "thin_snapshots", "MAX_POLICY_SNAPSHOTS", "run", "claims", "step_cost",
@@ -95,167 +97,10 @@ PAPER_MIN = Config(profile="paper-min", seeds=(0, 1, 2), dataset="min-mtl", rho=
                    architectures=tuple(dict.fromkeys(FIG8)), cost_tasks=(2, 5, 10))
 
 
-def load_data(config: Config, root=None) -> tuple[TaskData, TaskData]:
+def load_data(config: Config, root: str | os.PathLike | None = None) -> tuple[TaskData, TaskData]:
     """(train, test) TaskData of the configured dataset (all tasks have the same number of classes)."""
-    if config.dataset == "mnist-mtl":
-        train, test = load_mnist("train", root), load_mnist("test", root)
-        return mnist_mtl(train, test, config.data_seed, config.n_pos, config.n_neg_per_digit, config.n_test_per_task)
-    if config.dataset == "cifar-mtl":
-        from mtlnotes.data.cifar_mtl import cifar_mtl
-        return cifar_mtl(root=root)
-    if config.dataset == "min-mtl":
-        from mtlnotes.data.miniimagenet import min_mtl
-        return min_mtl(root=root, seed=config.data_seed)
-    raise ValueError(f"unknown dataset {config.dataset!r}; choose mnist-mtl, cifar-mtl or min-mtl")
-
-
-def _settings(config: Config, record: bool) -> RouterSettings:
-    return RouterSettings(wpl_lr=config.wpl_lr, q_lr=config.q_lr, mlp_lr=config.mlp_lr, epsilon=config.epsilon,
-                          gamma=config.gamma, scaling=config.wpl_scaling,
-                          record_every=config.record_every if record else None)
-
-
-def _n_classes(train: TaskData) -> int:
-    return int(train.y.max()) + 1
-
-
-def _router_state(net) -> dict:
-    r = getattr(net, "router", None)
-    out = {}
-    for key in ("table", "rhat", "updates", "history"):
-        if r is not None and hasattr(r, key):
-            out[key] = getattr(r, key)
-    if r is not None and getattr(r, "optimizer", None) is not None:
-        out["optimizer"] = r.optimizer.state_dict()
-    if r is not None and hasattr(r, "baseline"):
-        out["baseline"] = r.baseline
-    return out
-
-
-def _load_router_state(net, state: dict) -> None:
-    r = getattr(net, "router", None)
-    for key, value in state.items():
-        if key == "optimizer":
-            r.optimizer.load_state_dict(value)
-        else:
-            setattr(r, key, value)
-
-
-def train_architecture(name: str, train: TaskData, test: TaskData, config: Config, seed: int,
-                       device: torch.device | str = "cpu", store: CheckpointStore | None = None,
-                       record: bool = False) -> dict:
-    """Train architecture ``name`` by Algorithm 2 (SGD on the blocks, the router on its traces) for
-    ``config.epochs`` epochs (or until ``config.time_budget_s``); evaluate on ``test`` after every epoch.
-
-    Returns plain data: mean and per-task test accuracy per epoch, epochs run, training seconds, and for
-    routed networks the greedy routing map (T, D, A) counts on the test set; with ``record`` the WPL policy
-    snapshots of every agent.
-    """
-    seed_everything(seed)
-    n_tasks, in_shape = train.n_tasks, tuple(train.x.shape[1:])
-    net = build_network(name, n_tasks, in_shape, _n_classes(train), config.hidden, _settings(config, record))
-    net = net.to(device)
-    if config.optimizer not in ("sgd", "adam"):
-        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {config.optimizer!r}")
-    opt_cls = torch.optim.SGD if config.optimizer == "sgd" else torch.optim.Adam
-    opt = opt_cls(net.block_parameters(), lr=config.lr)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=config.lr_step_epochs, gamma=0.1)
-    collab = CollaborationReward(net.fc.n_actions, config.rho) if isinstance(net, RoutingNetwork) else None
-    gen = torch_generator(seed)
-    key = f"{name}-seed{seed}"
-    curve, per_task, seconds, start_epoch = [], [], 0.0, 0
-    saved = store.load_state(key) if store is not None else None
-    if saved is not None:
-        net.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["opt"])
-        sched.load_state_dict(saved["sched"])
-        _load_router_state(net, saved["router"])
-        if collab is not None:
-            collab.sums, collab.count = saved["collab"]
-        gen.set_state(saved["gen"])
-        torch.set_rng_state(saved["torch_rng"])
-        curve, per_task, seconds, start_epoch = saved["curve"], saved["per_task"], saved["seconds"], saved["epoch"]
-    for epoch in progress(range(start_epoch, config.epochs), desc=name):
-        if config.time_budget_s is not None and seconds >= config.time_budget_s:
-            break
-        t0 = time.perf_counter()
-        for idx in minibatches(len(train), config.batch_size, gen):
-            train_step(net, opt, train.x[idx].to(device), train.y[idx].to(device), train.task[idx].to(device),
-                       collab, config.gamma, gen)
-        sched.step()
-        seconds += time.perf_counter() - t0
-        logits, _ = predict_tasks(net, test.x, test.task, device=device)
-        correct = (logits.argmax(1) == test.y).float()
-        curve.append(float(correct.mean()))
-        per_task.append([float(correct[test.task == t].mean()) for t in range(n_tasks)])
-        if store is not None:
-            store.save_state(key, {"model": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                                   "router": _router_state(net), "collab": None if collab is None else
-                                   (collab.sums, collab.count), "gen": gen.get_state(),
-                                   "torch_rng": torch.get_rng_state(), "curve": curve, "per_task": per_task,
-                                   "seconds": seconds, "epoch": epoch + 1})
-    out = {"architecture": name, "seed": seed, "test_accuracy": curve, "per_task_accuracy": per_task,
-           "epochs_run": len(curve), "train_seconds": seconds}
-    if isinstance(net, RoutingNetwork):
-        _, actions = predict_tasks(net, test.x, test.task, device=device)
-        counts = np.zeros((n_tasks, actions.shape[1], max(net.fc.n_actions)), dtype=np.int64)
-        for t in range(n_tasks):
-            a = actions[test.task == t]
-            for d in range(actions.shape[1]):
-                counts[t, d] = np.bincount(a[:, d].numpy(), minlength=counts.shape[2])
-        out["routing_map"] = counts
-    if record and isinstance(getattr(net, "router", None), WPLRouter):
-        out["policy_history"] = [{"samples": [n for n, _ in kept], "policy": [p for _, p in kept]}
-                                 for kept in map(thin_snapshots, net.router.history)]
-    return out
-
-
-#: Most WPL policy snapshots per agent kept in the results (Figures 9, 10). The quick profile records 241 per
-#: task; 100 paper epochs would record 50,000 (a results file of gigabytes), so longer runs keep an even subset.
-MAX_POLICY_SNAPSHOTS = 250
-
-
-def thin_snapshots(history: list, limit: int = MAX_POLICY_SNAPSHOTS) -> list:
-    """At most ``limit`` items of ``history``, evenly spaced, always keeping the first and the last."""
-    if limit < 2:
-        raise ValueError(f"limit must be at least 2, got {limit}")
-    if len(history) <= limit:
-        return list(history)
-    keep = np.unique(np.linspace(0, len(history) - 1, limit).round().astype(int))
-    return [history[i] for i in keep]
-
-
-def step_cost(name: str, n_tasks: int, in_shape=(1, 28, 28), n_classes: int = 2, hidden: int = 128,
-              batch_size: int = 100, batches: int = 6, data: TaskData | None = None, seed: int = 0,
-              clock=time.perf_counter) -> float:
-    """Seconds per training sample of architecture ``name`` with ``n_tasks`` tasks (one block per task per
-    layer), measured over ``batches`` steps of Algorithm 2 after one warm-up step. Samples come from ``data``
-    (its first ``n_tasks`` tasks) or are random inputs with random task ids. Figures 13/15 normalise the
-    per-epoch time by the number of tasks; with the same samples per task, that is the time per sample.
-    ``clock``: wall clock by default; ``time.process_time`` (CPU time of this process) is less sensitive to
-    other jobs on a shared machine."""
-    gen = torch_generator(seed)
-    torch.manual_seed(seed)
-    net = build_network(name, n_tasks, tuple(in_shape), n_classes, hidden)
-    opt = torch.optim.SGD(net.block_parameters(), lr=0.01)
-    collab = CollaborationReward(net.fc.n_actions, 0.0) if isinstance(net, RoutingNetwork) else None
-    if data is not None:
-        keep = torch.nonzero(data.task < n_tasks).flatten()
-        x_all, y_all, t_all = data.x[keep], data.y[keep], data.task[keep]
-    else:
-        n = batch_size * (batches + 1)
-        x_all = torch.rand(n, *in_shape, generator=gen)
-        y_all = torch.randint(0, n_classes, (n,), generator=gen)
-        t_all = torch.randint(0, n_tasks, (n,), generator=gen)
-    order = torch.randperm(len(x_all), generator=gen)
-    elapsed = 0.0
-    for b in range(batches + 1):
-        idx = order[(b * batch_size) % len(order):][:batch_size]
-        t0 = clock()
-        train_step(net, opt, x_all[idx], y_all[idx], t_all[idx], collab, generator=gen)
-        if b > 0:
-            elapsed += clock() - t0
-    return elapsed / (batches * batch_size)
+    return load_routing_data(config.dataset, root, data_seed=config.data_seed, n_pos=config.n_pos,
+                             n_neg_per_digit=config.n_neg_per_digit, n_test_per_task=config.n_test_per_task)
 
 
 def run(config: Config, *, device: torch.device | str | None = None, checkpoint_dir=None, root=None) -> dict:
@@ -263,7 +108,8 @@ def run(config: Config, *, device: torch.device | str | None = None, checkpoint_
     set_threads()
     make_deterministic(True)
     device = device or "cpu"
-    store = CheckpointStore(checkpoint_dir, fingerprint=dataclasses.replace(config, time_budget_s=None, architectures=()))
+    store = CheckpointStore(checkpoint_dir,
+                            fingerprint=dataclasses.replace(config, time_budget_s=None, architectures=()))
     train, test = load_data(config, root)
     units = {}
     for seed in config.seeds:
@@ -281,7 +127,7 @@ def run(config: Config, *, device: torch.device | str | None = None, checkpoint_
                    for k in config.cost_tasks] for name in COST_ARCHITECTURES} if config.cost_tasks else {}
     return {"dataset": config.dataset, "task_names": list(train.task_names),
             "sizes": {"train": len(train), "test": len(test)},
-            "majority_baseline": float(max((test.y == c).float().mean() for c in range(_n_classes(train)))),
+            "majority_baseline": float(max((test.y == c).float().mean() for c in range(class_count(train)))),
             "units": units, "cost": {"tasks": list(config.cost_tasks), "seconds_per_sample": cost}}
 
 

@@ -6,6 +6,9 @@
 * :mod:`~mtlnotes.hierarchy.backbones`, :mod:`~mtlnotes.hierarchy.model`, :mod:`~mtlnotes.hierarchy.train` —
   five-stage backbones, the MMF model and its loss (Eq. 7), training.
 * :mod:`~mtlnotes.hierarchy.topdown` — Greedy and N-Best-Path baselines with kernel SVMs (§4.3).
+* :mod:`~mtlnotes.hierarchy.tasks` — the datasets of §4.1 and their semantic structures (H_S, H_T, H_M).
+* :mod:`~mtlnotes.hierarchy.protocol` — the protocol of §4: Tables 2–3 row names, training and evaluating one
+  backbone's models, summaries over seeds.
 """
 
 from mtlnotes.hierarchy.affinity import (ClassStatistics, affinity_matrix, affinity_structure, class_distances,

@@ -1,5 +1,8 @@
 """Routing networks (Rosenbaum, Klinger & Riemer, ICLR 2018): routed layers, router agents (WPL, Q-learning,
-REINFORCE, dispatched), rewards, the soft baselines (cross-stitch, soft mixture) and joint training."""
+REINFORCE, dispatched), rewards, the soft baselines (cross-stitch, soft mixture) and joint training.
+
+The experiments' pieces are imported from their modules: :mod:`mtlnotes.routing.training` (Algorithm 2 over
+epochs, policy snapshots, step cost) and :mod:`mtlnotes.routing.data` (MNIST-MTL, CIFAR-MTL, MIN-MTL)."""
 
 from mtlnotes.routing.agents import (DispatchedRouter, QMLPRouter, ReinforceRouter, Router, StaticRouter,
                                      TabularQRouter, Trace, WPLRouter, epsilon_greedy, q_learning_update)
