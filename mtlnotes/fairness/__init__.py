@@ -7,6 +7,7 @@
 * :mod:`~mtlnotes.fairness.nsga2` — non-dominated sorting, crowding, survival, tournament (Deb et al., 2002)
 * :mod:`~mtlnotes.fairness.moel` — the framework (Algorithm 1) and its variants F_EIG, F_EI, F_EG, F_E
 * :mod:`~mtlnotes.fairness.indicators` — hypervolume, pure diversity, spacing, Wilcoxon signs
+* :mod:`~mtlnotes.fairness.analysis` — Tables 1–3, HV curves and the counted claims from finished runs
 * :mod:`~mtlnotes.fairness.figures` — Figs. 1–4 of §4.2 from an analysis (quick run or results file)
 """
 
