@@ -9,13 +9,16 @@ Three experiments, one per section of the chapter:
    update directions live in :mod:`mtlnotes.weighting.toy`.
 2. ``multimnist``: MultiMNIST (real MNIST) with the MultiLeNet trunk and two linear heads, every method, single-task
    baselines with the same code, per-task test accuracy at the epoch of best validation accuracy, Δm% and mean
-   rank, time per epoch, peak tensor memory of one training step.
+   rank, time per epoch, peak tensor memory of one training step (:func:`run_multimnist`), and Nash-MTL solving for α
+   only every N steps (:func:`update_frequency_study`, §4's "practical speedup"). The runs live in
+   :mod:`mtlnotes.weighting.benchmarks`.
 3. ``qm9`` / ``nyuv2`` (paper profile only): the paper's benchmarks (§6.2, Table 2; §6.3, Table 3): QM9's 11
    targets with the MPNN of :mod:`mtlnotes.models.mpnn` (:func:`run_qm9`), NYUv2's segmentation, depth and normals
    with SegNet-MTAN of :mod:`mtlnotes.models.segnet_mtan` (:func:`run_nyuv2`), every method and the single-task
    baselines with the same code. The loaders read the official formats (:mod:`mtlnotes.data.qm9`,
    :mod:`mtlnotes.data.nyuv2`, which also holds NYUv2's augmentation, losses and metrics); without the files the
-   run stops, before any training, with a message naming what to download.
+   run stops, before any training, with a message naming what to download. The training loops live in
+   :mod:`mtlnotes.weighting.benchmarks`.
 
 Δm% (Maninis et al., 2019; lower is better) and mean rank (MR; 1 = best) are :mod:`mtlnotes.weighting.metrics`.
 
@@ -24,31 +27,22 @@ Three experiments, one per section of the chapter:
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
-from torch import nn
 
 from mtlnotes.checkpoint import CheckpointStore
-from mtlnotes.data import load_mnist, multi_mnist, split_indices
-from mtlnotes.data.mnist import ImageDataset
 from mtlnotes.data.nyuv2 import NYUV2_METRICS, NYUv2Meter, nyuv2_losses, random_scale_crop
 from mtlnotes.data.qm9 import qm9_splits
-from mtlnotes.models import HardSharingNet, MultiLeNetEncoder
-from mtlnotes.repro import seed_everything, torch_generator
 from mtlnotes.results import Claim
 from mtlnotes.stats import compare, mean_interval, verdict_word
-from mtlnotes.training import Stopwatch, minibatches, predict, progress
-from mtlnotes.weighting import METHODS, make_method
+from mtlnotes.weighting import METHODS
 from mtlnotes.weighting import toy as toy_example
+from mtlnotes.weighting.benchmarks import method_kwargs, run_multimnist, run_nyuv2, run_qm9, update_frequency_study
 from mtlnotes.weighting.metrics import delta_m, mean_rank
 from mtlnotes.weighting.toy import FIG2_GRADS, LOSS_WEIGHTINGS, TOY_STARTS, toy_losses, toy_summary
-from mtlnotes.weighting.trainer import PeakMemory, multitask_step, shared_parameter_step
 
 __all__ = ["main", "Config", "QUICK", "PAPER", "run", "claims", "toy_losses", "run_toy", "run_multimnist", "delta_m",
            "mean_rank", "TOY_STARTS", "LOSS_WEIGHTINGS", "toy_summary", "FIG2_GRADS", "update_directions",
@@ -140,7 +134,7 @@ def run_toy(config: Config, methods: tuple[str, ...] | None = None) -> dict:
     methods = methods or config.methods
     return toy_example.run_toy(methods, steps=config.toy_steps, lr=config.toy_lr, scale=config.toy_scale,
                                record_every=config.toy_record_every, stationary_tol=config.toy_stationary_tol,
-                               method_kwargs={name: _method_kwargs(name, config) for name in methods})
+                               method_kwargs={name: method_kwargs(name, config) for name in methods})
 
 
 def update_directions(grads: torch.Tensor | Sequence[Sequence[float]],
@@ -149,136 +143,10 @@ def update_directions(grads: torch.Tensor | Sequence[Sequence[float]],
     """Fig. 2: :func:`mtlnotes.weighting.toy.update_directions` with the hyper-parameters of ``config``
     (default :data:`QUICK`): the update direction (d,) each method returns for the gradients ``grads`` (K, d)."""
     config = config or QUICK
-    return toy_example.update_directions(grads, methods, {name: _method_kwargs(name, config) for name in methods})
-
-
-def _method_kwargs(name: str, config: Config) -> dict:
-    if name == "CAGrad":
-        return {"c": config.cagrad_c}
-    if name == "Nash-MTL":
-        return {"max_norm": config.nash_max_norm, "update_every": config.nash_update_every}
-    return {}
+    return toy_example.update_directions(grads, methods, {name: method_kwargs(name, config) for name in methods})
 
 
 # ----------------------------------------------------------------------------- 2. MultiMNIST
-def _multimnist_data(config: Config, root=None):
-    train, test = load_mnist("train", root, download=False), load_mnist("test", root, download=False)
-    tr_idx, va_idx = split_indices(len(train), (0.9, 0.1), seed=0)
-    sub = lambda d, i: ImageDataset(d.images[i], d.labels[i], d.name)  # noqa: E731
-    return (multi_mnist(sub(train, tr_idx), config.mm_train, seed=1),
-            multi_mnist(sub(train, va_idx), config.mm_val, seed=2),
-            multi_mnist(test, config.mm_test, seed=3))
-
-
-def _new_model(config: Config, n_heads: int) -> HardSharingNet:
-    return HardSharingNet(MultiLeNetEncoder(config.mm_hidden), [nn.Linear(config.mm_hidden, 10) for _ in range(n_heads)])
-
-
-def _accuracies(model: HardSharingNet, data, tasks: list[int], device) -> list[float]:
-    outs = predict(model, data.x, batch_size=2048, device=device)
-    return [float((o.argmax(1) == data.y[:, t]).float().mean()) for o, t in zip(outs, tasks)]
-
-
-def _train(config: Config, method_name: str, tasks: list[int], data, seed: int, device) -> dict:
-    """Train one model (a hard-sharing net with a head per task in ``tasks``) and select on validation."""
-    train, val, test = data
-    seed_everything(seed)
-    model = _new_model(config, len(tasks)).to(device)
-    method = make_method(method_name, len(tasks), seed=seed, **_method_kwargs(method_name, config))
-    opt = torch.optim.Adam(list(model.parameters()) + method.parameters(), lr=config.mm_lr)
-    gen = torch_generator(seed)
-    ce = nn.functional.cross_entropy
-    best, best_state, curve, sw = -1.0, None, [], Stopwatch()
-    x_all, y_all = train.x.to(device), train.y.to(device)
-    for epoch in range(config.mm_epochs):
-        model.train()
-        totals = torch.zeros(len(tasks), dtype=torch.float64)
-        n_batches = 0
-        with sw:
-            for idx in minibatches(len(train), config.mm_batch, gen):
-                xb, yb = x_all[idx], y_all[idx]
-                losses, _ = multitask_step(model, method, xb, [yb[:, t] for t in tasks], [ce] * len(tasks), opt,
-                                           gradient_engine=config.gradient_engine)
-                totals += losses.double().cpu()
-                n_batches += 1
-            method.end_epoch(totals / n_batches)
-        model.eval()
-        val_acc = _accuracies(model, val, tasks, device)
-        curve.append({"epoch": epoch + 1, "train_loss": (totals / n_batches).tolist(), "val_acc": val_acc})
-        if float(np.mean(val_acc)) > best:
-            best, best_epoch, best_state = float(np.mean(val_acc)), epoch + 1, copy.deepcopy(model.state_dict())
-    model.load_state_dict(best_state)
-    test_acc = _accuracies(model, test, tasks, device)
-    # peak tensor memory of one training step, on a fresh copy (does not touch the trained model)
-    probe = _new_model(config, len(tasks)).to(device)
-    probe_method = make_method(method_name, len(tasks), seed=seed, **_method_kwargs(method_name, config))
-    probe_opt = torch.optim.Adam(list(probe.parameters()) + probe_method.parameters(), lr=config.mm_lr)
-    idx = torch.arange(min(config.mm_batch, len(train)))
-    with PeakMemory() as mem:
-        multitask_step(probe, probe_method, x_all[idx], [y_all[idx][:, t] for t in tasks], [ce] * len(tasks),
-                       probe_opt, gradient_engine=config.gradient_engine)
-    return {"test_acc": test_acc, "best_epoch": best_epoch, "best_val_acc": best, "curve": curve,
-            "time_per_epoch_s": sw.seconds / config.mm_epochs, "peak_step_memory_bytes": int(mem.peak)}
-
-
-def run_multimnist(config: Config, device=None, store: CheckpointStore | None = None) -> dict:
-    device = device or torch.device("cpu")
-    store = store or CheckpointStore(None)
-    data = _multimnist_data(config)
-    n_tasks = 2
-    units = [(m, list(range(n_tasks))) for m in config.methods] + [(f"STL-{t}", [t]) for t in range(n_tasks)]
-    raw: dict[str, list[dict]] = {}
-    for name, tasks in progress(units, desc="MultiMNIST"):
-        method = "LS" if name.startswith("STL") else name
-        raw[name] = [store.get_or_compute(f"mm-{name}-seed{s}", lambda s=s, m=method, t=tasks:
-                                          _train(config, m, t, data, s, device)) for s in config.seeds]
-    stl = [float(np.mean([r["test_acc"][0] for r in raw[f"STL-{t}"]])) for t in range(n_tasks)]
-    mean_acc = {m: [float(np.mean([r["test_acc"][t] for r in raw[m]])) for t in range(n_tasks)] for m in config.methods}
-    hib = [True] * n_tasks
-    dm_per_seed = {m: [delta_m({m: r["test_acc"]}, stl, hib)[m] for r in raw[m]] for m in config.methods}
-    return {
-        "task_names": ["left", "right"],
-        "sizes": {"train": config.mm_train, "val": config.mm_val, "test": config.mm_test},
-        "runs": raw,
-        "stl_test_acc": stl,
-        "mean_test_acc": mean_acc,
-        "delta_m": delta_m(mean_acc, stl, hib),
-        "delta_m_std": {m: float(np.std(v)) for m, v in dm_per_seed.items()},
-        "delta_m_per_seed": dm_per_seed,
-        "mean_rank_per_seed": [mean_rank({m: raw[m][i]["test_acc"] for m in config.methods}, hib)
-                               for i in range(len(config.seeds))],
-        "mean_rank": mean_rank(mean_acc, hib),
-        "time_per_epoch_s": {m: float(np.mean([r["time_per_epoch_s"] for r in raw[m]])) for m in raw},
-        "peak_step_memory_bytes": {m: int(raw[m][0]["peak_step_memory_bytes"]) for m in raw},
-    }
-
-
-def update_frequency_study(config: Config, every: tuple[int, ...] = (1, 3, 12), device=None,
-                           stl_test_acc: list[float] | None = None) -> dict:
-    """Nash-MTL solving for α only every N steps and reusing it in between (Navon et al. §4, "practical
-    speedup"), on MultiMNIST: per N, the mean time per epoch and Δm% (Eq. 8, against the single-task
-    baselines ``stl_test_acc``, trained here when not given) over ``config.seeds``.
-
-    Steps between solves reuse α with one backward pass of Σ α_k ℓ_k instead of K per-task gradients, which is
-    where the time goes at small K (the solve itself is a closed form at K = 2)."""
-    if not every or any(n < 1 for n in every):
-        raise ValueError(f"every must be a non-empty tuple of step counts >= 1, got {every!r}")
-    data = _multimnist_data(config)
-    device = device or torch.device("cpu")
-    if stl_test_acc is None:
-        stl_test_acc = [float(np.mean([_train(config, "LS", [t], data, s, device)["test_acc"][0]
-                                       for s in config.seeds])) for t in range(2)]
-    out = {}
-    for n in every:
-        cfg = dataclasses.replace(config, nash_update_every=n)
-        runs = [_train(cfg, "Nash-MTL", [0, 1], data, s, device) for s in config.seeds]
-        dm = [delta_m({"Nash-MTL": r["test_acc"]}, stl_test_acc, [True, True])["Nash-MTL"] for r in runs]
-        out[n] = {"time_per_epoch_s": float(np.mean([r["time_per_epoch_s"] for r in runs])),
-                  "delta_m_per_seed": dm, "delta_m": float(np.mean(dm)),
-                  "mean_test_acc": [float(np.mean([r["test_acc"][t] for r in runs])) for t in range(2)]}
-    return out
-
-
 def update_frequency_rows(freq: dict) -> dict[str, dict]:
     """The table of :func:`update_frequency_study`'s result: per N, the mean Δm% with its 95% t-interval over
     seeds, and against N = 1 the paired difference and whether solving less often is worse beyond the seed
@@ -294,187 +162,6 @@ def update_frequency_rows(freq: dict) -> dict[str, dict]:
                                       "Δm% − Δm%(N=1)": round(vs_one.mean, 2) if n != 1 else "—",
                                       "worse than N=1?": verdict_word(vs_one.verdict("greater")) if n != 1 else "—"}
     return rows
-
-
-# ----------------------------------------------------------------------------- 3. paper benchmarks: QM9, NYUv2
-def _train_paper_model(config: Config, method_name: str, n_tasks: int, model: nn.Module, shared, task_params,
-                       train_batches, compute_losses, evaluate, select_key, optimizer, scheduler, epochs: int,
-                       seed: int, scheduler_on_val: bool) -> dict:
-    """The loop both paper benchmarks share: ``epochs`` epochs of :func:`shared_parameter_step` over
-    ``train_batches(epoch)``, evaluation after each epoch, the epoch with the best validation score
-    (``evaluate("val")[select_key]``, lower is better) kept and evaluated on test."""
-    method = make_method(method_name, n_tasks, seed=seed, **_method_kwargs(method_name, config))
-    if method.parameters():
-        optimizer.add_param_group({"params": method.parameters()})
-    best, best_state, best_epoch, curve, sw = math.inf, None, 0, [], Stopwatch()
-    for epoch in range(epochs):
-        model.train()
-        totals, n_batches = torch.zeros(n_tasks, dtype=torch.float64), 0
-        with sw:
-            for batch in train_batches(epoch):
-                losses, _ = shared_parameter_step(lambda b=batch: compute_losses(b), shared, task_params, method,
-                                                  optimizer, gradient_engine=config.paper_gradient_engine)
-                totals += losses.double().cpu()
-                n_batches += 1
-            method.end_epoch(totals / max(n_batches, 1))
-        model.eval()
-        val = evaluate("val")
-        curve.append({"epoch": epoch + 1, "train_loss": (totals / max(n_batches, 1)).tolist(), "val": val})
-        if scheduler is not None:
-            scheduler.step(val["loss"]) if scheduler_on_val else scheduler.step()
-        if val[select_key] < best:
-            best, best_epoch, best_state = val[select_key], epoch + 1, copy.deepcopy(model.state_dict())
-    model.load_state_dict(best_state)
-    model.eval()
-    return {"test": evaluate("test"), "best_epoch": best_epoch, "best_val": best, "curve": curve,
-            "time_per_epoch_s": sw.seconds / max(epochs, 1)}
-
-
-def run_qm9(config: Config, device=None, store: CheckpointStore | None = None, data=None) -> dict:
-    """QM9 (§6.2): the 11 targets of :data:`mtlnotes.data.qm9.TASKS` with the MPNN of :mod:`mtlnotes.models.mpnn`
-    (shared encoder, a linear head per target), every method of ``config.qm9_methods`` and the 11 single-task
-    baselines, ``config.seeds``. Metric: test MAE per target in the file's units at the epoch of lowest validation
-    loss; Δm% against the single-task MAEs (all lower-is-better) and mean rank. ``data``: a
-    :class:`mtlnotes.data.qm9.QM9Data` (default: :func:`mtlnotes.data.qm9.load_qm9` from the data cache)."""
-    from mtlnotes.data.qm9 import TASKS, load_qm9
-    from mtlnotes.models.mpnn import MPNNEncoder, collate_graphs, molecule_graph
-
-    device = device or torch.device("cpu")
-    store = store or CheckpointStore(None)
-    data = data if data is not None else load_qm9(limit=config.qm9_limit)
-    graphs = [molecule_graph(m.z, m.pos) for m in data.molecules]
-    split = qm9_splits(len(graphs), config.qm9_val, config.qm9_test)
-    y = data.y.float()
-    mean, std = y[split["train"]].mean(0), y[split["train"]].std(0).clamp(min=1e-12)
-    y_norm = (y - mean) / std
-    n_tasks = len(TASKS)
-
-    def batches(idx: torch.Tensor, gen=None):
-        order = idx[torch.randperm(len(idx), generator=gen)] if gen is not None else idx
-        for start in range(0, len(order), config.qm9_batch):
-            sel = order[start:start + config.qm9_batch]
-            yield collate_graphs([graphs[int(i)] for i in sel]).to(device), y_norm[sel].to(device)
-
-    def one(method_name: str, tasks: list[int], seed: int) -> dict:
-        seed_everything(seed)
-        model = HardSharingNet(MPNNEncoder(dim=config.qm9_dim), [nn.Linear(config.qm9_dim, 1) for _ in tasks]).to(device)
-        opt = torch.optim.Adam(model.parameters(), lr=config.qm9_lr)
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.7, patience=5, min_lr=1e-5)
-        gen = torch_generator(seed)
-        cols = torch.tensor(tasks)
-
-        def compute_losses(batch):
-            g, yb = batch
-            z = model.trunk(g)
-            return torch.stack([nn.functional.mse_loss(head(z).squeeze(-1), yb[:, c]) for head, c in zip(model.heads, tasks)])
-
-        def evaluate(part: str) -> dict:
-            abs_err, sq, n = torch.zeros(len(tasks), dtype=torch.float64), torch.zeros(len(tasks), dtype=torch.float64), 0
-            with torch.no_grad():
-                for g, yb in batches(split[part]):
-                    pred = torch.cat([h(model.trunk(g)) for h in model.heads], dim=1).cpu().double()
-                    target = yb[:, cols].cpu().double()
-                    abs_err += ((pred - target).abs() * std[cols].double()).sum(0)
-                    sq += ((pred - target) ** 2).sum(0)
-                    n += len(target)
-            return {"mae": (abs_err / n).tolist(), "loss": float((sq / n).mean())}
-
-        return _train_paper_model(config, method_name, len(tasks), model, model.shared_parameters(),
-                                  [list(h.parameters()) for h in model.heads],
-                                  lambda epoch: batches(split["train"], gen), compute_losses, evaluate, "loss", opt,
-                                  sched, config.qm9_epochs, seed, scheduler_on_val=True)
-
-    units = [(m, list(range(n_tasks))) for m in config.qm9_methods] + [(f"STL-{TASKS[t]}", [t]) for t in range(n_tasks)]
-    raw = {}
-    for name, tasks in progress(units, desc="QM9"):
-        method = "LS" if name.startswith("STL") else name
-        raw[name] = [store.get_or_compute(f"qm9-{name}-seed{s}", lambda s=s, m=method, t=tasks: one(m, t, s))
-                     for s in config.seeds]
-    stl = [float(np.mean([r["test"]["mae"][0] for r in raw[f"STL-{t}"]])) for t in TASKS]
-    mae = {m: [float(np.mean([r["test"]["mae"][t] for r in raw[m]])) for t in range(n_tasks)] for m in config.qm9_methods}
-    lower = [False] * n_tasks
-    return {"task_names": list(TASKS), "sizes": {k: len(v) for k, v in split.items()}, "runs": raw,
-            "stl_test_mae": stl, "mean_test_mae": mae, "delta_m": delta_m(mae, stl, lower),
-            "delta_m_std": {m: float(np.std([delta_m({m: r["test"]["mae"]}, stl, lower)[m] for r in raw[m]]))
-                            for m in config.qm9_methods},
-            "mean_rank": mean_rank(mae, lower),
-            "time_per_epoch_s": {m: float(np.mean([r["time_per_epoch_s"] for r in raw[m]])) for m in raw}}
-
-
-def run_nyuv2(config: Config, device=None, store: CheckpointStore | None = None, data=None) -> dict:
-    """NYUv2 (§6.3): segmentation (13 classes), depth and surface normals with SegNet-MTAN
-    (:mod:`mtlnotes.models.segnet_mtan`), every method and the three single-task baselines (the same network with
-    one task). The last ``config.nyu_val`` training images are held out for model selection (the epoch with the lowest
-    summed validation loss; the paper has no validation split); the nine metrics of Table 3 on the test
-    split ("val" folder of MTAN's release), Δm% against the single-task models and mean rank.
-    ``data``: (train, test) :class:`mtlnotes.data.nyuv2.NYUv2` splits (default: the data cache)."""
-    from mtlnotes.data.nyuv2 import NYUv2
-    from mtlnotes.models.segnet_mtan import NYUV2_TASKS, SegNetMTAN
-
-    device = device or torch.device("cpu")
-    store = store or CheckpointStore(None)
-    train_ds, test_ds = data if data is not None else (NYUv2("train"), NYUv2("val"))
-    n_train = len(train_ds) - config.nyu_val
-    if n_train < 1 or config.nyu_val < 1:
-        raise ValueError(f"cannot hold out {config.nyu_val} of {len(train_ds)} training images for validation")
-    stack = lambda ds, idx: [torch.stack(t) for t in zip(*(ds[i] for i in idx))]  # noqa: E731
-    parts = {"train": stack(train_ds, range(n_train)), "val": stack(train_ds, range(n_train, len(train_ds))),
-             "test": stack(test_ds, range(len(test_ds)))}
-
-    def one(method_name: str, tasks: tuple[str, ...], seed: int) -> dict:
-        seed_everything(seed)
-        model = SegNetMTAN(tasks, filters=config.nyu_filters).to(device)
-        opt = torch.optim.Adam(model.parameters(), lr=config.nyu_lr)
-        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=config.nyu_lr_step, gamma=0.5)
-        gen = torch_generator(seed)
-
-        def train_batches(epoch):
-            x, lab, dep, nor = parts["train"]
-            for idx in minibatches(len(x), config.nyu_batch, gen):
-                b = (x[idx], lab[idx], dep[idx], nor[idx])
-                if config.nyu_augment:
-                    b = random_scale_crop(*b, generator=gen)
-                yield tuple(t.to(device) for t in b)
-
-        def compute_losses(batch):
-            x, lab, dep, nor = batch
-            return nyuv2_losses(model(x), lab, dep, nor, tasks)
-
-        def evaluate(part: str) -> dict:
-            meter, loss, n = NYUv2Meter(), torch.zeros(len(tasks), dtype=torch.float64), 0
-            x, lab, dep, nor = parts[part]
-            with torch.no_grad():
-                for start in range(0, len(x), config.nyu_batch):
-                    b = [t[start:start + config.nyu_batch].to(device) for t in (x, lab, dep, nor)]
-                    outs = model(b[0])
-                    loss += nyuv2_losses(outs, b[1], b[2], b[3], tasks).double().cpu() * len(b[0])
-                    n += len(b[0])
-                    o = dict(zip(tasks, outs))
-                    meter.update(o.get("segmentation"), b[1], o.get("depth"), b[2], o.get("normal"), b[3])
-            return {**meter.result(), "loss": float(loss.sum() / n)}
-
-        return _train_paper_model(config, method_name, len(tasks), model, model.shared_parameters(),
-                                  [model.task_parameters(k) for k in range(len(tasks))], train_batches, compute_losses,
-                                  evaluate, "loss", opt, sched, config.nyu_epochs, seed, scheduler_on_val=False)
-
-    units = [(m, NYUV2_TASKS) for m in config.methods] + [(f"STL-{t}", (t,)) for t in NYUV2_TASKS]
-    raw = {}
-    for name, tasks in progress(units, desc="NYUv2"):
-        method = "LS" if name.startswith("STL") else name
-        raw[name] = [store.get_or_compute(f"nyuv2-{name}-seed{s}", lambda s=s, m=method, t=tasks: one(m, t, s))
-                     for s in config.seeds]
-    names = [n for n, _ in NYUV2_METRICS]
-    hib = [h for _, h in NYUV2_METRICS]
-    avg = lambda runs, key: float(np.mean([r["test"][key] for r in runs]))  # noqa: E731
-    stl_task = {"mIoU": "segmentation", "pix_acc": "segmentation", "abs_err": "depth", "rel_err": "depth"}
-    stl = [avg(raw[f"STL-{stl_task.get(k, 'normal')}"], k) for k in names]
-    values = {m: [avg(raw[m], k) for k in names] for m in config.methods}
-    return {"metric_names": names, "higher_is_better": hib, "sizes": {k: len(v[0]) for k, v in parts.items()},
-            "runs": raw, "stl_test": stl, "mean_test": values, "delta_m": delta_m(values, stl, hib),
-            "delta_m_std": {m: float(np.std([delta_m({m: [r["test"][k] for k in names]}, stl, hib)[m] for r in raw[m]]))
-                            for m in config.methods},
-            "mean_rank": mean_rank(values, hib),
-            "time_per_epoch_s": {m: float(np.mean([r["time_per_epoch_s"] for r in raw[m]])) for m in raw}}
 
 
 # ----------------------------------------------------------------------------- run / claims
@@ -513,7 +200,8 @@ def claims(results: dict, config: Config) -> list[Claim]:
     if toy and "Nash-MTL" in toy:
         reached = sum(r["on_front"] for r in toy["Nash-MTL"])
         out.append(Claim(CHAPTER, "Illustrative example: Nash-MTL reaches the Pareto front from every starting point",
-                         paper=f"{len(TOY_STARTS)}/{len(TOY_STARTS)} starts (our reading of Fig. 1)", ours=f"{reached}/{len(toy['Nash-MTL'])}",
+                         paper=f"{len(TOY_STARTS)}/{len(TOY_STARTS)} starts (our reading of Fig. 1)",
+                         ours=f"{reached}/{len(toy['Nash-MTL'])}",
                          holds=reached == len(toy["Nash-MTL"]), profile=config.profile, source="§6.1, Fig. 1",
                          note=f"on the front = min-norm of the gradient hull <= {config.toy_stationary_tol}; "
                               f"{config.toy_steps} Adam steps at lr {config.toy_lr}"))
@@ -542,7 +230,8 @@ def claims(results: dict, config: Config) -> list[Claim]:
             holds = iv.verdict("less")
             note = (f"Δm% of Nash-MTL minus LS's per seed: 95% interval [{iv.low:+.2f}, {iv.high:+.2f}] over {iv.n} "
                     "seeds")
-        out.append(Claim(CHAPTER, "Nash-MTL's Δm% is lower than LS's", paper="62.0 vs 177.6 (QM9); −4.04 vs 5.59 (NYUv2)",
+        out.append(Claim(CHAPTER, "Nash-MTL's Δm% is lower than LS's",
+                         paper="62.0 vs 177.6 (QM9); −4.04 vs 5.59 (NYUv2)",
                          ours=f"{dm['Nash-MTL']:.3g} vs {dm['LS']:.3g} (MultiMNIST)" if "LS" in dm else None,
                          holds=holds, profile=config.profile, source="Tables 2, 3", note=note,
                          inconclusive=holds is None and "LS" in dm and "delta_m_per_seed" in mm))
