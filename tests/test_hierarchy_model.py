@@ -15,6 +15,8 @@ from mtlnotes.hierarchy import (MMFNet, ResNet50Stages, SmallFiveStageCNN, TopDo
                                 train_mmf)
 from mtlnotes.training import count_parameters
 
+from tests.pattern_fixture import noisy_patterns
+
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one thread (tests/conftest.py)
 
@@ -95,17 +97,7 @@ def test_inference_uses_ccb_only():
 
 
 def _toy(n=96, seed=0):
-    """Four classes of noisy 28×28 patterns a global-average-pooled CNN can tell apart:
-    horizontal stripes, vertical stripes, a checkerboard, a blank image."""
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % 4
-    x = torch.rand(n, 1, 28, 28, generator=g) * 0.2
-    r = torch.arange(28)
-    patterns = [(r[:, None] // 2 % 2).expand(28, 28), (r[None, :] // 2 % 2).expand(28, 28),
-                ((r[:, None] // 2 + r[None, :] // 2) % 2), torch.zeros(28, 28, dtype=torch.long)]
-    for c in range(4):
-        x[y == c, 0] += 0.8 * patterns[c].float()
-    return x, y
+    return noisy_patterns(n, seed)
 
 
 def test_training_learns_and_is_deterministic():

@@ -14,6 +14,8 @@ from mtlnotes.hierarchy.tasks import (FASHION_SEMANTIC, HierarchyTask, fashion_s
                                       load_hierarchy_task, subset_indices)
 from mtlnotes.repro import torch_generator
 
+from tests.pattern_fixture import noisy_patterns
+
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one thread (tests/conftest.py)
 
 
@@ -55,18 +57,7 @@ def test_summarise_seeds_by_hand():
 
 def _toy_task(n_train: int = 48, n_test: int = 24) -> HierarchyTask:
     """Four classes of noisy 28×28 patterns (horizontal stripes, vertical stripes, checkerboard, blank)."""
-    def draw(n, seed):
-        g = torch.Generator().manual_seed(seed)
-        y = torch.arange(n) % 4
-        x = torch.rand(n, 1, 28, 28, generator=g) * 0.2
-        r = torch.arange(28)
-        patterns = [(r[:, None] // 2 % 2).expand(28, 28), (r[None, :] // 2 % 2).expand(28, 28),
-                    ((r[:, None] // 2 + r[None, :] // 2) % 2), torch.zeros(28, 28, dtype=torch.long)]
-        for c in range(4):
-            x[y == c, 0] += 0.8 * patterns[c].float()
-        return x, y
-
-    (x, y), (xt, yt) = draw(n_train, 0), draw(n_test, 1)
+    (x, y), (xt, yt) = noisy_patterns(n_train, 0), noisy_patterns(n_test, 1)
     h = structure_from_groups("H_S", {"stripes": [0, 1], "other": [2, 3]})
     return HierarchyTask(x, y, xt, yt, 4, ("h", "v", "check", "blank"), {"H_S": h})
 
