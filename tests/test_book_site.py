@@ -73,7 +73,7 @@ def test_no_visible_cell_of_a_chapter_shows_machinery(path):
 def test_ledger_is_a_summary_then_one_narrow_table_per_results_file(tmp_path):
     cfg = {"profile": "quick", "seeds": [0]}
     claims = [Claim("toy", "A beats B", 1.5, 1.23456, True, "quick", "Table 1"),
-              Claim("toy", "C beats D", None, float("nan"), None, "quick", "Fig. 2", note="inconclusive: overlap"),
+              Claim("toy", "C beats D", None, float("nan"), None, "quick", "Fig. 2", note="overlap", inconclusive=True),
               Claim("toy", "E | F", "x", "y", False, "quick")]
     write_results(tmp_path / "toy-quick.json", chapter="toy", profile="quick", config=cfg, seeds=[0], results={},
                   claims=claims, wall_time_s=1.0)
