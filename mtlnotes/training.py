@@ -82,8 +82,7 @@ class EpochShuffles:
             torch.randperm(self.n, generator=self.generator)
             self._next_epoch += 1
         self._next_epoch += 1
-        order = torch.randperm(self.n, generator=self.generator)
-        return [order[start:start + self.batch_size] for start in range(0, self.n, self.batch_size)]
+        return list(minibatches(self.n, self.batch_size, self.generator))  # drawn now, not when iterated
 
 
 @torch.no_grad()
