@@ -23,10 +23,13 @@ def test_method_names():
     assert mmf.method_name(("H_A", "H_T", "H_M")) == "H_A&T&M"
 
 
-def _fake(acc: dict[str, float], tie: dict[str, float]) -> dict:
+def _fake(acc: dict[str, float], tie: dict[str, float], jitter: tuple[float, ...] = (0.0, 0.0, 0.0)) -> dict:
+    """Results with one entry per value of ``jitter`` (a seed), added to every method's accuracy alike, so paired
+    differences are exact."""
     def summ(a, t):
-        m = {"acc": a, "f_ha": 1 - t / 6, "tie_a": t, "lca_a": t / 2}
-        return {"per_seed": [m], "mean": m, "std": {k: 0.0 for k in m}}
+        seeds = [{"acc": a + j, "f_ha": 1 - t / 6, "tie_a": t, "lca_a": t / 2} for j in jitter]
+        m = {k: sum(r[k] for r in seeds) / len(seeds) for k in seeds[0]}
+        return {"per_seed": seeds, "mean": m, "std": {k: 0.0 for k in m}}
     return {"backbones": {"vgg16": {
         "main": {k: summ(acc[k], tie[k]) for k in acc},
         "ablation_stage": {str(s): summ(a, 1.0) for s, a in zip(range(1, 6), [0.74, 0.73, 0.72, 0.71, 0.70])},
@@ -35,9 +38,9 @@ def _fake(acc: dict[str, float], tie: dict[str, float]) -> dict:
 
 
 def test_claims_with_the_papers_own_numbers_all_hold():
-    """Fed the paper's Table 2 (VGG16, CIFAR-100), every claim must come out as holding."""
+    """Fed the paper's Table 2 (VGG16, CIFAR-100) on three seeds, every claim must come out as holding."""
     t = mmf.PAPER_TABLES["vgg16"]
-    res = _fake({k: v[0] / 100 for k, v in t.items()}, {k: v[2] for k, v in t.items()})
+    res = _fake({k: v[0] / 100 for k, v in t.items()}, {k: v[2] for k, v in t.items()}, jitter=(0.0, 0.01, -0.01))
     cl = mmf.claims(res, mmf.PAPER)
     assert len(cl) == 7
     assert all(c.holds for c in cl), [(c.claim, c.ours) for c in cl if not c.holds]
@@ -52,6 +55,37 @@ def test_claims_detect_a_failure():
     assert verdicts["MMF with the single structure H_S is more accurate than w/o H (Acc, %)"] is False
     assert verdicts["MMF with the single structure H_A is more accurate than w/o H (Acc, %)"] is True
     assert verdicts["MMF with multiple structures (H_A&S) beats every single structure (Acc, %)"] is False
+
+
+def test_a_difference_inside_the_seed_spread_is_inconclusive():
+    """H_A is ahead of w/o H on average but behind it on one seed: the paired interval contains 0."""
+    res = _fake({"w/o H": 0.80, "H_A": 0.80, "H_S": 0.80}, {"w/o H": 0.5, "H_A": 0.5, "H_S": 0.5})
+    main = res["backbones"]["vgg16"]["main"]
+    for r, a in zip(main["H_A"]["per_seed"], (0.82, 0.79, 0.81)):
+        r["acc"] = a
+    main["H_A"]["mean"]["acc"] = (0.82 + 0.79 + 0.81) / 3
+    c = next(c for c in mmf.claims(res, mmf.QUICK) if "H_A is more accurate" in c.claim)
+    assert c.holds is None and c.inconclusive and "inconclusive" in c.note
+
+
+def test_one_seed_is_not_judged():
+    """Fewer than three seeds (the ablations run on one): every verdict is inconclusive, whatever the means."""
+    acc = {"w/o H": 0.80, "H_S": 0.79, "H_A": 0.81, "H_A&S": 0.805, "Greedy (H_S)": 0.78, "NBPath (H_S)": 0.785}
+    cl = mmf.claims(_fake(acc, {k: 0.5 for k in acc}, jitter=(0.0,)), mmf.QUICK)
+    assert len(cl) == 7 and all(c.holds is None and c.inconclusive for c in cl)
+
+
+def test_the_ablation_claims_compare_early_with_late_and_small_with_large_lambda():
+    cl = {c.source: c for c in mmf.claims(_fake({"w/o H": 0.8}, {"w/o H": 0.5}), mmf.QUICK)}
+    assert cl["Fig. 4a, §4.2"].holds is True and cl["Fig. 4a, §4.2"].ours == "73.50 vs 70.50"
+    lam = cl["Fig. 4b, Table 2"]
+    assert lam.holds is True and lam.ours == pytest.approx(73.0 - 71.0) and "best λ 0.1" in lam.note
+
+
+def test_the_full_profile_is_all_of_fashion_mnist_with_three_seeds():
+    assert mmf.PROFILES["full"] is mmf.FULL
+    assert mmf.FULL.n_train is None and mmf.FULL.n_test is None and len(mmf.FULL.seeds) >= 3
+    assert mmf.FULL.train.epochs > mmf.QUICK.train.epochs
 
 
 @pytest.mark.parametrize("profile,missing", [("paper", "cifar100/cifar-100-python.tar.gz"),
