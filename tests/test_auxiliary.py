@@ -273,3 +273,24 @@ def test_maxl_rejects_mismatched_networks():
     main, ln = AuxNet("small", (1, 28, 28), 3, 9, hidden=8), LabelNet("small", (1, 28, 28), 3, 2, hidden=8)
     with pytest.raises(ValueError, match="auxiliary head has 9"):
         MAXL(main, ln, torch.optim.SGD(main.parameters(), lr=0.1), torch.optim.SGD(ln.parameters(), lr=0.1))
+
+
+class _FixedLogits(torch.nn.Module):
+    """A 'main network' whose primary head returns the given logits row by row."""
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, x: torch.Tensor):
+        return self.logits[x.long().flatten()], None
+
+
+def test_precision_recall_f1_hand_values():
+    """y = [0, 0, 1, 1], predictions [0, 1, 1, 1]: class 0 P 1, R 1/2, F1 2/3; class 1 P 2/3, R 1, F1 4/5;
+    macro averages 5/6, 3/4, 11/15 (App. A.3)."""
+    from mtlnotes.auxiliary.trainer import precision_recall_f1
+    model = _FixedLogits(torch.tensor([[2.0, 0.0], [0.0, 1.0], [0.0, 3.0], [1.0, 2.0]]))
+    m = precision_recall_f1(model, torch.arange(4).float(), torch.tensor([0, 0, 1, 1]), batch_size=3)
+    assert m["precision"] == pytest.approx(5 / 6) and m["recall"] == pytest.approx(3 / 4)
+    assert m["f1"] == pytest.approx(11 / 15)

@@ -171,3 +171,23 @@ def test_eq3_entropy_term_does_not_depend_on_the_actions_taken():
     # the assigned-label entropy does react to the actions (all sub-class 0 vs alternating)
     assert rewards[False, 0][2] < rewards[False, 5][2]
     assert rewards[False, 0][1] == rewards[False, 5][1]                     # the loss part is the same
+
+
+def test_policy_concentration_is_uniform_for_a_flat_policy_and_rises_when_it_prefers_an_action():
+    """1/ψ (and 1/21 for WA-RL's weight bins) when the action head gives every image equal logits; larger once
+    the head prefers an action (the measure shown for RL-AUX's and WA-RL's policies)."""
+    from mtlnotes.auxiliary.agent import policy_concentration
+    from mtlnotes.auxiliary.weights import N_WEIGHT_BINS
+    env = _env(weight_aware=True, n=20)
+    agent = make_agent(env, "small", features_dim=8, n_steps=20, batch_size=10, n_epochs=1, seed=0)
+    head = agent.policy.action_net
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.zero_()
+    flat = policy_concentration(agent, env.images, env.labels)
+    assert flat["policy_top_prob"] == pytest.approx(1 / PSI) and flat["weight_top_prob"] == pytest.approx(1 / N_WEIGHT_BINS)
+    with torch.no_grad():
+        head.bias[0] = 2.0  # sub-class 0 preferred: p = e²/(e² + 1)
+    sharp = policy_concentration(agent, env.images, env.labels)
+    assert sharp["policy_top_prob"] == pytest.approx(np.exp(2) / (np.exp(2) + 1))
+    assert sharp["weight_top_prob"] == pytest.approx(1 / N_WEIGHT_BINS)

@@ -75,6 +75,17 @@ def policy_probabilities(agent: PPO, images: torch.Tensor, primary: torch.Tensor
     return torch.cat(subs), (torch.cat(wts) if wts else None)
 
 
+def policy_concentration(agent: PPO, images: torch.Tensor, primary: torch.Tensor) -> dict[str, float]:
+    """How far the policy is from uniform on ``images``: the mean over images of the most probable sub-class's
+    probability (uniform: 1/ψ) and, for WA-RL, of the most probable weight bin's (uniform: 1/21). A policy that
+    has learned nothing image-specific stays at the uniform values."""
+    sub, wts = policy_probabilities(agent, images, primary)
+    out = {"policy_top_prob": float(sub.max(1).values.mean())}
+    if wts is not None:
+        out["weight_top_prob"] = float(wts.max(1).values.mean())
+    return out
+
+
 def deterministic_labels(agent: PPO) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]:
     """Train-main mode's labels: the most probable action per image (sub-class, and weight bin for WA-RL)."""
     def label(images: torch.Tensor, primary: torch.Tensor):

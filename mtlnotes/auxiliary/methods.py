@@ -24,15 +24,19 @@ import torch
 
 from mtlnotes.auxiliary.maxl import MAXL
 from mtlnotes.auxiliary.networks import AuxNet, LabelNet
-from mtlnotes.auxiliary.trainer import evaluate_primary, make_optimizer, random_crop_flip, train_step
+from mtlnotes.auxiliary.trainer import (evaluate_primary, make_optimizer, precision_recall_f1, random_crop_flip,
+                                        train_step)
 from mtlnotes.checkpoint import CheckpointStore
 from mtlnotes.repro import seed_everything, torch_generator
 from mtlnotes.training import minibatches, progress
 
-__all__ = ["METHODS", "TaskSplit", "TrainConfig", "augmentation", "lr_at", "MethodRun", "train_method"]
+__all__ = ["METHODS", "POLICY_PROBE", "TaskSplit", "TrainConfig", "augmentation", "lr_at", "MethodRun", "train_method"]
 
 #: The methods of Fig. 4 and Fig. 6.
 METHODS = ("single", "human", "maxl", "rl", "wa-maxl", "wa-rl")
+
+#: training images (the first ones) on which an RL method's policy is probed after every epoch
+POLICY_PROBE = 1000
 
 
 @dataclass(frozen=True)
@@ -161,11 +165,14 @@ class MethodRun:
         """Train one epoch (for RL: one train-agent epoch, then one train-main epoch); returns timings."""
         lr = lr_at(self.config, epoch)
         if self.rl is not None:
+            from mtlnotes.auxiliary.agent import policy_concentration
             self.env.set_lr(lr)
             a = self.rl.agent_epoch()
             m = self.rl.main_epoch()
+            probe = slice(0, min(POLICY_PROBE, len(self.train)))
             return {"seconds": a["seconds"] + m["seconds"], "agent_seconds": a["seconds"],
-                    "main_seconds": m["seconds"], "mean_reward": a["mean_reward"]}
+                    "main_seconds": m["seconds"], "mean_reward": a["mean_reward"],
+                    **policy_concentration(self.rl.agent, self.train.images[probe], self.train.y[probe])}
         for group in self.opt.param_groups:
             group["lr"] = lr
         t0 = time.perf_counter()
@@ -212,7 +219,8 @@ def train_method(method: str, train: TaskSplit, val: TaskSplit, test: TaskSplit,
     final test accuracy and per-epoch wall times (plain data)."""
     aux_weight = config.aux_weight if aux_weight is None else aux_weight
     run_ = MethodRun(method, train, config, seed, aux_weight, device)
-    history = {"val_acc": [], "epoch_seconds": [], "agent_seconds": [], "main_seconds": [], "mean_reward": []}
+    history = {"val_acc": [], "epoch_seconds": [], "agent_seconds": [], "main_seconds": [], "mean_reward": [],
+               "policy_top_prob": [], "weight_top_prob": []}
     best = (-1.0, -1, None)
     start = 0
     saved = store.load_state(key) if store is not None and key else None
@@ -224,7 +232,7 @@ def train_method(method: str, train: TaskSplit, val: TaskSplit, test: TaskSplit,
                           total=config.epochs):
         t = run_.epoch(epoch)
         history["epoch_seconds"].append(t["seconds"])
-        for k in ("agent_seconds", "main_seconds", "mean_reward"):
+        for k in ("agent_seconds", "main_seconds", "mean_reward", "policy_top_prob", "weight_top_prob"):
             if k in t:
                 history[k].append(t[k])
         val_acc, _ = evaluate_primary(run_.main, val.images, val.y, device=run_.device)
@@ -237,6 +245,8 @@ def train_method(method: str, train: TaskSplit, val: TaskSplit, test: TaskSplit,
     final_test, _ = evaluate_primary(run_.main, test.images, test.y, device=run_.device)
     run_.main.load_state_dict(best[2])
     test_acc, test_loss = evaluate_primary(run_.main, test.images, test.y, device=run_.device)
+    prf = precision_recall_f1(run_.main, test.images, test.y, device=run_.device)
     out = {"method": method, "seed": seed, "aux_weight": aux_weight, "test_acc": test_acc, "test_loss": test_loss,
-           "final_test_acc": final_test, "best_epoch": best[1], "best_val_acc": best[0], **history}
+           "final_test_acc": final_test, "best_epoch": best[1], "best_val_acc": best[0],
+           **{f"test_{k}": v for k, v in prf.items()}, **history}
     return {k: v for k, v in out.items() if v != []}

@@ -62,6 +62,22 @@ def evaluate_primary(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_s
     return correct / len(x), total_loss / len(x)
 
 
+@torch.no_grad()
+def precision_recall_f1(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000,
+                        device: torch.device | str | None = None) -> dict[str, float]:
+    """Macro-averaged precision, recall and F1 of the primary head on (x, y), in eval mode (RL-AUX App. A.3,
+    Figs. 11–12), computed by scikit-learn; a class never predicted has precision 0."""
+    from sklearn.metrics import precision_recall_fscore_support
+    was = model.training
+    model.eval()
+    preds = [model(x[s:s + batch_size].to(device) if device is not None else x[s:s + batch_size])[0].argmax(1).cpu()
+             for s in range(0, len(x), batch_size)]
+    model.train(was)
+    p, r, f, _ = precision_recall_fscore_support(y.cpu().numpy(), torch.cat(preds).numpy(), average="macro",
+                                                 zero_division=0)
+    return {"precision": float(p), "recall": float(r), "f1": float(f)}
+
+
 def random_crop_flip(x: torch.Tensor, generator: torch.Generator, pad: int = 4, flip: bool = True) -> torch.Tensor:
     """The standard CIFAR augmentation: random crop after zero-padding by ``pad`` and (optionally) a random
     horizontal flip, drawn per image from ``generator``. x (B, C, H, W) -> (B, C, H, W)."""

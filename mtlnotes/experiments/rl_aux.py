@@ -31,6 +31,7 @@ from mtlnotes.data.coarse_fine import load_coarse_fine
 from mtlnotes.experiments.cli import run_cli
 from mtlnotes.repro import torch_generator
 from mtlnotes.results import Claim
+from mtlnotes.stats import compare, verdict_word
 
 __all__ = ["main", "Config", "QUICK", "EXTENDED", "PAPER", "PAPER_CIFAR10", "PAPER_SVHN", "PROFILES", "METHODS",
            "PAPER_CIFAR100_20", "TaskSplit", "load_task", "train_method", "run", "assemble", "summarize", "claims"]
@@ -198,7 +199,8 @@ def assemble(config: Config, splits: tuple[TaskSplit, TaskSplit, TaskSplit], run
 
 
 def summarize(runs: list[dict], methods: tuple[str, ...]) -> dict:
-    """Per method: mean/std/min/max of test accuracy (%) over seeds and mean wall time per epoch (s)."""
+    """Per method: mean/std/min/max of test accuracy (%) over seeds, mean wall time per epoch (s) and, where the
+    runs have them, mean macro precision/recall/F1 (%)."""
     out = {}
     for m in methods:
         rs = [r for r in runs if r["method"] == m]
@@ -208,27 +210,41 @@ def summarize(runs: list[dict], methods: tuple[str, ...]) -> dict:
         out[m] = {"test_acc_mean": float(acc.mean()), "test_acc_std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
                   "test_acc_min": float(acc.min()), "test_acc_max": float(acc.max()), "n_seeds": len(rs),
                   "epoch_seconds_mean": float(np.mean([np.mean(r["epoch_seconds"]) for r in rs]))}
+        for k in ("precision", "recall", "f1"):  # App. A.3 (macro, test set); absent from older results files
+            if all(f"test_{k}" in r for r in rs):
+                out[m][f"test_{k}_mean"] = float(np.mean([100 * r[f"test_{k}"] for r in rs]))
     return out
 
 
 def claims(results: dict, config: Config) -> list[Claim]:
     """Fig. 4 / Fig. 6 of RL-AUX (CIFAR-100-20) next to ours; relations between methods are what can transfer
-    to another dataset, so each claim compares two methods and `holds` judges the sign of our difference."""
+    to another dataset, so each claim compares two methods. Each is judged from the paired (same seed) differences
+    with a 95% t-interval (:mod:`mtlnotes.stats`): "beats" holds when the interval lies above 0, "as well as
+    (within 1 point)" when it lies above −1; an interval containing the bound, or fewer than
+    :data:`~mtlnotes.stats.MIN_SEEDS` seeds, is inconclusive."""
     s = results["summary"]
     where = (f"{results['data']['dataset']} ({results['data']['n_primary']} primary classes, psi = "
              f"{results['data']['psi']}, {results['data']['n_train']} training images), {len(config.seeds)} seeds")
     paper = PAPER_CIFAR100_20
     out = []
 
-    def rel(a: str, b: str, text: str, source: str, margin: float = 0.0) -> None:
+    def by_seed(method: str) -> dict[int, float]:
+        return {r["seed"]: 100 * r["test_acc"] for r in results.get("runs", []) if r["method"] == method}
+
+    def rel(a: str, b: str, text: str, source: str, margin: float | None = None) -> None:
         if a not in s or b not in s:
             return
-        diff = s[a]["test_acc_mean"] - s[b]["test_acc_mean"]
-        spread = max(s[a]["test_acc_std"], s[b]["test_acc_std"])
-        out.append(Claim(CHAPTER, text, round(paper[a] - paper[b], 3), round(diff, 3), diff > -margin,
-                         config.profile, source,
+        pa, pb = by_seed(a), by_seed(b)
+        seeds = sorted(set(pa) & set(pb))
+        if not seeds:
+            return
+        d = compare([pa[k] for k in seeds], [pb[k] for k in seeds])
+        holds = d.verdict("greater") if margin is None else d.exceeds(-margin)
+        out.append(Claim(CHAPTER, text, round(paper[a] - paper[b], 3), round(d.mean, 3), holds, config.profile,
+                         source,
                          f"difference in test accuracy (percentage points), {a} {s[a]['test_acc_mean']:.2f} vs "
-                         f"{b} {s[b]['test_acc_mean']:.2f}; largest seed std {spread:.2f}; {where}"))
+                         f"{b} {s[b]['test_acc_mean']:.2f}; paired over seeds {d}: {verdict_word(holds)}; {where}",
+                         inconclusive=holds is None))
 
     rel("human", "single", "a human-labelled auxiliary task beats single-task learning", "Fig. 4, §5")
     rel("maxl", "single", "MAXL's generated auxiliary task beats single-task learning", "Fig. 4, §5")
