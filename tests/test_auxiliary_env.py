@@ -185,7 +185,8 @@ def test_policy_concentration_is_uniform_for_a_flat_policy_and_rises_when_it_pre
         head.weight.zero_()
         head.bias.zero_()
     flat = policy_concentration(agent, env.images, env.labels)
-    assert flat["policy_top_prob"] == pytest.approx(1 / PSI) and flat["weight_top_prob"] == pytest.approx(1 / N_WEIGHT_BINS)
+    assert flat["policy_top_prob"] == pytest.approx(1 / PSI)
+    assert flat["weight_top_prob"] == pytest.approx(1 / N_WEIGHT_BINS)
     with torch.no_grad():
         head.bias[0] = 2.0  # sub-class 0 preferred: p = e²/(e² + 1)
     sharp = policy_concentration(agent, env.images, env.labels)

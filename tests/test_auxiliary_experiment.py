@@ -160,3 +160,28 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, method):
     fresh = train_method(method, train, val, test, two, seed=1)
     assert resumed["val_acc"][:1] == first["val_acc"]
     assert resumed["val_acc"] == fresh["val_acc"] and resumed["test_loss"] == fresh["test_loss"]
+
+
+def test_profile_rows_pair_each_method_with_single_task_over_seeds():
+    from mtlnotes.auxiliary.tables import profile_rows
+    res = _results()
+    for r in res["runs"]:
+        r["test_f1"] = r["test_acc"] - 0.1
+    doc = {"results": res, "config": {"methods": list(METHODS), "epochs": 3}}
+    rows = profile_rows({"quick": doc})
+    assert [r["method"] for r in rows] == list(METHODS)
+    human = rows[1]
+    assert human["seeds"] == 3 and human["− single (points)"] == "2 ± 0 (n=3)" and human["macro F1 (%)"] == 72.0
+    assert rows[0]["− single (points)"] == ""
+
+
+def test_policy_rows_compare_the_policy_with_uniform():
+    from mtlnotes.auxiliary.tables import policy_rows
+    res = {"data": {"psi": 2}, "runs": [
+        {"method": "single", "seed": 0, "aux_weight": 1.0},
+        {"method": "wa-rl", "seed": 0, "aux_weight": 1.0, "policy_top_prob": [0.5, 0.75],
+         "weight_top_prob": [0.05, 0.2]}], "ablation": []}
+    (row,) = policy_rows(res)
+    assert row["sub-class top p, first epoch"] == 0.5 and row["sub-class top p, last epoch"] == 0.75
+    assert row["sub-class uniform"] == 0.5
+    assert row["weight-bin top p, last epoch"] == 0.2 and row["weight-bin uniform"] == round(1 / 21, 3)

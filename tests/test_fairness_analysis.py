@@ -28,3 +28,22 @@ def test_count_wins_counts_the_other_variants_worse_than_f_eig():
 
     res = {"datasets": {"a": {"table1": row("-", "≈", "?")}, "b": {"table1": row("-", "-", "+")}}}
     assert count_wins(res, "table1") == (3, 6, 1)  # 3 wins of F_EIG, 6 comparisons, 1 undecidable
+
+
+def test_losses_against_eig_count_the_minus_signs_ours_and_the_papers():
+    """The paper's F_EI is worse than F_EIG in 6 of its 9 comparisons (HV: COMPAS, Adult; PD: all three;
+    spacing: German); ours counts the same signs in the files' Tables 1 and 3, only over the datasets present."""
+    from mtlnotes.experiments.fairness import PAPER_TABLES
+    from mtlnotes.fairness.analysis import losses_against_eig
+
+    def doc(name, sign):
+        row = {v: {"sign": sign} for v in ("F_EI", "F_EG", "F_E")}
+        return {"results": {"datasets": {name: {"table1": row, "table3": {"PD": row, "spacing": row}}}}}
+
+    docs = {"german": doc("german", "≈"), "compas": doc("compas", "-"), "adult": doc("adult", "≈")}
+    rows = {r["variant"]: r for r in losses_against_eig(docs, PAPER_TABLES)}
+    assert rows["F_EI"] == {"variant": "F_EI", "worse than F_EIG (ours)": 3, "worse than F_EIG (paper)": 6,
+                            "comparisons": 9}
+    assert rows["F_E"]["worse than F_EIG (paper)"] == 9
+    only = {r["variant"]: r for r in losses_against_eig({"german": docs["german"], "adult": None}, PAPER_TABLES)}
+    assert only["F_EI"]["comparisons"] == 3 and only["F_EI"]["worse than F_EIG (paper)"] == 2

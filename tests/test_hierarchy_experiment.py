@@ -127,3 +127,14 @@ def test_car196_paper_constants():
     gap = next(c for c in cl.values() if "top-down" in c.claim)
     assert gap.paper == pytest.approx(82.35 - 55.30)                  # H_T vs the best top-down (NBPath H_M)
     assert cl["MMF with the single structure H_T is more accurate than w/o H (Acc, %)"].paper == 82.35
+
+
+def test_profile_rows_put_the_profiles_side_by_side_with_paired_intervals():
+    res = _fake({"w/o H": 0.80, "H_S": 0.82}, {"w/o H": 0.5, "H_S": 0.4}, jitter=(0.0, 0.01, -0.01))
+    doc = {"results": {"n_train": 100, **res}, "config": {"train": {"epochs": 2}}}
+    rows = mmf.profile_rows({"quick": doc, "full": doc})
+    assert [(r["profile"], r["method"]) for r in rows] == [("quick", "w/o H"), ("quick", "H_S"),
+                                                           ("full", "w/o H"), ("full", "H_S")]
+    h_s = rows[1]
+    assert h_s["seeds"] == 3 and h_s["Acc (%)"].startswith("82 ±") and h_s["− w/o H (points)"] == "2 ± 0 (n=3)"
+    assert rows[0]["− w/o H (points)"] == "" and h_s["TIE_a"] == 0.4

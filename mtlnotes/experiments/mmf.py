@@ -26,6 +26,7 @@ from mtlnotes.checkpoint import CheckpointStore
 from mtlnotes.experiments.cli import run_cli
 from mtlnotes.hierarchy import LabelStructure, MMFNet, TrainSettings, predict_classes
 from mtlnotes.hierarchy.paper_tables import PAPER_TABLES, PAPER_TABLES_CARS, paper_table
+from mtlnotes.hierarchy.tables import profile_rows, summary_table
 from mtlnotes.hierarchy.protocol import METRICS, BackboneRunner, method_name, summarise_seeds
 from mtlnotes.hierarchy.tasks import (FASHION_SEMANTIC, HierarchyTask, fashion_semantic_structure,
                                       load_hierarchy_task, subset_indices)
@@ -34,7 +35,7 @@ from mtlnotes.results import Claim
 from mtlnotes.stats import Interval, all_hold, compare, mean_interval, verdict_word
 
 __all__ = ["main", "Config", "QUICK", "FULL", "PAPER", "PROFILES", "PAPER_CARS", "FASHION_SEMANTIC",
-           "fashion_semantic_structure", "load_task", "run", "claims", "summary_table", "PAPER_TABLES",
+           "fashion_semantic_structure", "load_task", "run", "claims", "summary_table", "profile_rows", "PAPER_TABLES",
            "PAPER_TABLES_CARS", "paper_table", "CHAPTER"]
 
 CHAPTER = "mmf"
@@ -202,17 +203,6 @@ def run(config: Config, *, device=None, checkpoint_dir=None) -> dict:
         for backbone in config.backbones:
             out["backbones"][backbone] = _run_backbone(config, task, backbone, device, store)
         return out
-
-
-def summary_table(results: dict, backbone: str) -> list[dict]:
-    """Rows (method, mean ± std of Acc, F_Ha in %, TIE_a, LCA_a) of one backbone's main comparison."""
-    rows = []
-    for method, r in results["backbones"][backbone]["main"].items():
-        m, s = r["mean"], r["std"]
-        rows.append({"method": method, "Acc (%)": f"{100 * m['acc']:.2f} ± {100 * s['acc']:.2f}",
-                     "F_Ha (%)": f"{100 * m['f_ha']:.2f} ± {100 * s['f_ha']:.2f}",
-                     "TIE_a": f"{m['tie_a']:.4f} ± {s['tie_a']:.4f}", "LCA_a": f"{m['lca_a']:.4f} ± {s['lca_a']:.4f}"})
-    return rows
 
 
 def _points(summary: dict, metric: str = "acc") -> list[float]:

@@ -13,7 +13,7 @@ from mtlnotes.fairness.indicators import (INCONCLUSIVE, hypervolume, nondominate
                                           spacing, wilcoxon_sign)
 from mtlnotes.fairness.moel import VARIANTS
 
-__all__ = ["analyse_runs", "count_wins", "counted_claims_so_far"]
+__all__ = ["analyse_runs", "count_wins", "counted_claims_so_far", "losses_against_eig"]
 
 
 def _nd(F: np.ndarray) -> np.ndarray:
@@ -119,3 +119,27 @@ def counted_claims_so_far(docs: dict[str, dict | None]) -> list[dict]:
              "inconclusive": hv[2], "datasets": names},
             {"claim": "F_EIG has better diversity (PD and spacing)", "paper": "16 of 18", "wins": div[0],
              "comparisons": div[1], "inconclusive": div[2], "datasets": names}]
+
+
+#: where each indicator's signs are in an analysis of one dataset (Table 1: HV; Table 3: PD and spacing)
+_SIGN_TABLES = {"HV": lambda d: d["table1"], "PD": lambda d: d["table3"]["PD"],
+                "spacing": lambda d: d["table3"]["spacing"]}
+
+
+def losses_against_eig(docs: dict[str, dict | None], paper_tables: dict) -> list[dict]:
+    """Per variant other than F_EIG: in how many (indicator, dataset) comparisons it is significantly worse than
+    F_EIG (sign "-"), in our paper-profile files (``docs``: dataset -> results file or None) and in the paper's
+    Tables 1 and 3 (``paper_tables``: indicator -> dataset -> variant -> (value, sign)), over the same datasets."""
+    names = [name for name, doc in docs.items() if doc is not None]
+    variants = [v for v in next(iter(paper_tables["HV"].values())) if v != "F_EIG"]
+    rows = []
+    for v in variants:
+        ours = paper = total = 0
+        for indicator, table in _SIGN_TABLES.items():
+            for name in names:
+                total += 1
+                ours += table(docs[name]["results"]["datasets"][name])[v]["sign"] == "-"
+                paper += paper_tables[indicator][name][v][1] == "-"
+        rows.append({"variant": v, "worse than F_EIG (ours)": ours, "worse than F_EIG (paper)": paper,
+                     "comparisons": total})
+    return rows
