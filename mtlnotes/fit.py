@@ -77,7 +77,8 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer | None, step: Callabl
         evaluate: Callable[[], float] | None = None, maximize: bool = True,
         scheduler: Any | None = None, checkpoint: CheckpointStore | None = None, key: str = "fit",
         restore_best: bool = True, threads: int | None = None, desc: str = "epochs",
-        on_epoch_end: Callable[[int, dict], None] | None = None) -> FitResult:
+        on_epoch_end: Callable[[int, dict], None] | None = None,
+        extra_state: tuple[Callable[[], Any], Callable[[Any], None]] | None = None) -> FitResult:
     """Train ``model`` for ``epochs`` epochs and keep the epoch with the best validation score.
 
     Parameters
@@ -103,7 +104,11 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer | None, step: Callabl
     threads:
         torch CPU threads for the run (:func:`mtlnotes.repro.set_threads`; None keeps the chapter's setting).
     on_epoch_end:
-        ``on_epoch_end(epoch, record)`` after each epoch's record is made (for extra per-epoch logging).
+        ``on_epoch_end(epoch, record)`` after each epoch's record is made (for extra per-epoch logging, or
+        per-epoch updates that must follow the evaluation, such as a scheduler stepped on the validation loss).
+    extra_state:
+        ``(get, set)`` for training state the loop does not own (a second network, random generators, an
+        agent): ``get()`` is saved with every checkpoint and ``set(saved)`` is called on resume.
     """
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
@@ -124,6 +129,8 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer | None, step: Callabl
         result.train_seconds = saved["train_seconds"]
         best_state = saved["best_state"]
         start_epoch = len(result.history)
+        if extra_state is not None:
+            extra_state[1](saved["extra"])
 
     for epoch in progress(range(start_epoch, epochs), desc=desc, initial=start_epoch, total=epochs):
         model.train()
@@ -161,6 +168,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer | None, step: Callabl
                 else None,
                 "history": result.history, "best_epoch": result.best_epoch, "best_score": result.best_score,
                 "train_seconds": result.train_seconds, "best_state": best_state,
+                "extra": extra_state[0]() if extra_state is not None else None,
             })
     if restore_best and best_state is not None:
         model.load_state_dict(best_state)

@@ -27,8 +27,9 @@ from mtlnotes.auxiliary.networks import AuxNet, LabelNet
 from mtlnotes.auxiliary.trainer import (evaluate_primary, make_optimizer, precision_recall_f1, random_crop_flip,
                                         train_step)
 from mtlnotes.checkpoint import CheckpointStore
+from mtlnotes.fit import fit
 from mtlnotes.repro import seed_everything, torch_generator
-from mtlnotes.training import minibatches, progress
+from mtlnotes.training import minibatches
 
 __all__ = ["METHODS", "POLICY_PROBE", "TaskSplit", "TrainConfig", "augmentation", "lr_at", "MethodRun", "train_method"]
 
@@ -215,38 +216,45 @@ class MethodRun:
 def train_method(method: str, train: TaskSplit, val: TaskSplit, test: TaskSplit, config: TrainConfig, seed: int,
                  aux_weight: float | None = None, device: str | torch.device = "cpu",
                  store: CheckpointStore | None = None, key: str = "") -> dict:
-    """Train one method with one seed; returns validation curve, test accuracy at the best validation epoch,
-    final test accuracy and per-epoch wall times (plain data)."""
+    """Train one method with one seed on :func:`mtlnotes.fit.fit` (one "batch" per epoch: the method's whole epoch,
+    for RL a train-agent plus a train-main epoch); returns validation curve, test accuracy, loss and macro
+    precision/recall/F1 at the best validation epoch, final test accuracy and per-epoch wall times (plain data).
+    With ``store`` and ``key`` the run is saved after every epoch and resumes where it stopped."""
     aux_weight = config.aux_weight if aux_weight is None else aux_weight
     run_ = MethodRun(method, train, config, seed, aux_weight, device)
-    history = {"val_acc": [], "epoch_seconds": [], "agent_seconds": [], "main_seconds": [], "mean_reward": [],
-               "policy_top_prob": [], "weight_top_prob": []}
-    best = (-1.0, -1, None)
-    start = 0
-    saved = store.load_state(key) if store is not None and key else None
-    if saved is not None:
-        run_.load(saved["run"])
-        history, start = saved["history"], saved["epoch"]
-        best = (saved["best_val"], saved["best_epoch"], saved["best_state"])
-    for epoch in progress(range(start, config.epochs), desc=f"{method} seed {seed}", initial=start,
-                          total=config.epochs):
+    history: dict[str, list] = {k: [] for k in ("val_acc", "epoch_seconds", "agent_seconds", "main_seconds",
+                                                "mean_reward", "policy_top_prob", "weight_top_prob")}
+    final: dict[str, float] = {}
+
+    def step(epoch: int) -> None:
         t = run_.epoch(epoch)
         history["epoch_seconds"].append(t["seconds"])
         for k in ("agent_seconds", "main_seconds", "mean_reward", "policy_top_prob", "weight_top_prob"):
             if k in t:
                 history[k].append(t[k])
-        val_acc, _ = evaluate_primary(run_.main, val.images, val.y, device=run_.device)
-        history["val_acc"].append(val_acc)
-        if val_acc > best[0]:
-            best = (val_acc, epoch, copy.deepcopy(run_.main.state_dict()))
-        if store is not None and key:
-            store.save_state(key, {"run": run_.state(), "history": history, "epoch": epoch + 1, "best_val": best[0],
-                                   "best_epoch": best[1], "best_state": best[2]})
-    final_test, _ = evaluate_primary(run_.main, test.images, test.y, device=run_.device)
-    run_.main.load_state_dict(best[2])
+
+    def validate() -> float:
+        history["val_acc"].append(evaluate_primary(run_.main, val.images, val.y, device=run_.device)[0])
+        return history["val_acc"][-1]
+
+    def after(epoch: int, record: dict) -> None:
+        if epoch == config.epochs - 1:  # the last epoch's weights, before fit restores the best ones
+            final["test_acc"] = evaluate_primary(run_.main, test.images, test.y, device=run_.device)[0]
+
+    def get_state() -> dict:
+        return {"run": run_.state(), "history": history, "final": final}
+
+    def set_state(saved: dict) -> None:
+        run_.load(saved["run"])
+        history.update(saved["history"])
+        final.update(saved["final"])
+
+    result = fit(run_.main, None, step, lambda epoch: [epoch], config.epochs, evaluate=validate,
+                 checkpoint=store if key else None, key=key or "fit", desc=f"{method} seed {seed}",
+                 on_epoch_end=after, extra_state=(get_state, set_state))
     test_acc, test_loss = evaluate_primary(run_.main, test.images, test.y, device=run_.device)
     prf = precision_recall_f1(run_.main, test.images, test.y, device=run_.device)
     out = {"method": method, "seed": seed, "aux_weight": aux_weight, "test_acc": test_acc, "test_loss": test_loss,
-           "final_test_acc": final_test, "best_epoch": best[1], "best_val_acc": best[0],
+           "final_test_acc": final["test_acc"], "best_epoch": result.best_epoch, "best_val_acc": result.best_score,
            **{f"test_{k}": v for k, v in prf.items()}, **history}
     return {k: v for k, v in out.items() if v != []}

@@ -18,9 +18,7 @@ MultiMNIST, and the paper's benchmarks QM9 (§6.2, Table 2) and NYUv2 (§6.3, Ta
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -36,7 +34,8 @@ from mtlnotes.data.nyuv2 import NYUV2_METRICS, NYUv2Meter, nyuv2_losses, random_
 from mtlnotes.data.qm9 import qm9_splits
 from mtlnotes.models import HardSharingNet, MultiLeNetEncoder
 from mtlnotes.repro import seed_everything, torch_generator
-from mtlnotes.training import Stopwatch, minibatches, predict, progress
+from mtlnotes.fit import fit
+from mtlnotes.training import EpochShuffles, minibatches, predict, progress
 from mtlnotes.weighting.metrics import delta_m, mean_rank
 from mtlnotes.weighting.registry import make_method
 from mtlnotes.weighting.trainer import PeakMemory, multitask_step, shared_parameter_step
@@ -154,34 +153,37 @@ def _accuracies(model: HardSharingNet, data, tasks: list[int], device) -> list[f
 
 def train_multimnist(config: BenchmarkConfig, method_name: str, tasks: list[int], data: MultiMNISTSplits, seed: int,
                      device: torch.device | str) -> dict:
-    """Train one model (a hard-sharing net with a head per task in ``tasks``) and select on validation."""
+    """Train one model (a hard-sharing net with a head per task in ``tasks``) on :func:`mtlnotes.fit.fit`, select
+    the epoch with the best mean validation accuracy, and test it."""
     train, val, test = data
     seed_everything(seed)
     model = _new_model(config, len(tasks)).to(device)
     method = make_method(method_name, len(tasks), seed=seed, **method_kwargs(method_name, config))
     opt = torch.optim.Adam(list(model.parameters()) + method.parameters(), lr=config.mm_lr)
-    gen = torch_generator(seed)
     ce = nn.functional.cross_entropy
-    best, best_state, curve, sw = -1.0, None, [], Stopwatch()
     x_all, y_all = train.x.to(device), train.y.to(device)
-    for epoch in range(config.mm_epochs):
-        model.train()
-        totals = torch.zeros(len(tasks), dtype=torch.float64)
-        n_batches = 0
-        with sw:
-            for idx in minibatches(len(train), config.mm_batch, gen):
-                xb, yb = x_all[idx], y_all[idx]
-                losses, _ = multitask_step(model, method, xb, [yb[:, t] for t in tasks], [ce] * len(tasks), opt,
-                                           gradient_engine=config.gradient_engine)
-                totals += losses.double().cpu()
-                n_batches += 1
-            method.end_epoch(totals / n_batches)
-        model.eval()
-        val_acc = _accuracies(model, val, tasks, device)
-        curve.append({"epoch": epoch + 1, "train_loss": (totals / n_batches).tolist(), "val_acc": val_acc})
-        if float(np.mean(val_acc)) > best:
-            best, best_epoch, best_state = float(np.mean(val_acc)), epoch + 1, copy.deepcopy(model.state_dict())
-    model.load_state_dict(best_state)
+    totals = {"sum": torch.zeros(len(tasks), dtype=torch.float64), "batches": 0}
+    curve: list[dict] = []
+
+    def step(idx: torch.Tensor) -> None:
+        xb, yb = x_all[idx], y_all[idx]
+        losses, _ = multitask_step(model, method, xb, [yb[:, t] for t in tasks], [ce] * len(tasks), opt,
+                                   gradient_engine=config.gradient_engine)
+        totals["sum"] += losses.double().cpu()
+        totals["batches"] += 1
+
+    def validate() -> float:
+        curve.append({"val_acc": _accuracies(model, val, tasks, device)})
+        return float(np.mean(curve[-1]["val_acc"]))
+
+    def end_epoch(epoch: int, record: dict) -> None:  # the method's per-epoch update (e.g. DWA's loss history)
+        mean = totals["sum"] / totals["batches"]
+        method.end_epoch(mean)
+        curve[-1] = {"epoch": epoch + 1, "train_loss": mean.tolist(), **curve[-1]}
+        totals.update(sum=torch.zeros(len(tasks), dtype=torch.float64), batches=0)
+
+    result = fit(model, opt, step, EpochShuffles(len(train), config.mm_batch, torch_generator(seed)),
+                 config.mm_epochs, evaluate=validate, on_epoch_end=end_epoch, desc=f"{method_name} seed {seed}")
     test_acc = _accuracies(model, test, tasks, device)
     # peak tensor memory of one training step, on a fresh copy (does not touch the trained model)
     probe = _new_model(config, len(tasks)).to(device)
@@ -191,8 +193,9 @@ def train_multimnist(config: BenchmarkConfig, method_name: str, tasks: list[int]
     with PeakMemory() as mem:
         multitask_step(probe, probe_method, x_all[idx], [y_all[idx][:, t] for t in tasks], [ce] * len(tasks),
                        probe_opt, gradient_engine=config.gradient_engine)
-    return {"test_acc": test_acc, "best_epoch": best_epoch, "best_val_acc": best, "curve": curve,
-            "time_per_epoch_s": sw.seconds / config.mm_epochs, "peak_step_memory_bytes": int(mem.peak)}
+    return {"test_acc": test_acc, "best_epoch": result.best_epoch + 1, "best_val_acc": result.best_score,
+            "curve": curve, "time_per_epoch_s": result.train_seconds / config.mm_epochs,
+            "peak_step_memory_bytes": int(mem.peak)}
 
 
 def run_multimnist(config: BenchmarkConfig, device: torch.device | None = None,
@@ -263,34 +266,37 @@ def train_paper_model(config: BenchmarkConfig, method_name: str, n_tasks: int, m
                       train_batches: Callable[[int], Iterable[Any]], compute_losses: Callable[[Any], torch.Tensor],
                       evaluate: Callable[[str], dict], select_key: str, optimizer: torch.optim.Optimizer,
                       scheduler: Any, epochs: int, seed: int, scheduler_on_val: bool) -> dict:
-    """The loop both paper benchmarks share: ``epochs`` epochs of :func:`shared_parameter_step` over
-    ``train_batches(epoch)``, evaluation after each epoch, the epoch with the best validation score
+    """The loop both paper benchmarks share, on :func:`mtlnotes.fit.fit`: ``epochs`` epochs of
+    :func:`shared_parameter_step` over ``train_batches(epoch)``, evaluation after each epoch, the epoch with the best validation score
     (``evaluate("val")[select_key]``, lower is better) kept and evaluated on test."""
     method = make_method(method_name, n_tasks, seed=seed, **method_kwargs(method_name, config))
     if method.parameters():
         optimizer.add_param_group({"params": method.parameters()})
-    best, best_state, best_epoch, curve, sw = math.inf, None, 0, [], Stopwatch()
-    for epoch in range(epochs):
-        model.train()
-        totals, n_batches = torch.zeros(n_tasks, dtype=torch.float64), 0
-        with sw:
-            for batch in train_batches(epoch):
-                losses, _ = shared_parameter_step(lambda b=batch: compute_losses(b), shared, task_params, method,
-                                                  optimizer, gradient_engine=config.paper_gradient_engine)
-                totals += losses.double().cpu()
-                n_batches += 1
-            method.end_epoch(totals / max(n_batches, 1))
-        model.eval()
-        val = evaluate("val")
-        curve.append({"epoch": epoch + 1, "train_loss": (totals / max(n_batches, 1)).tolist(), "val": val})
+    totals = {"sum": torch.zeros(n_tasks, dtype=torch.float64), "batches": 0}
+    curve: list[dict] = []
+
+    def step(batch: Any) -> None:
+        losses, _ = shared_parameter_step(lambda b=batch: compute_losses(b), shared, task_params, method,
+                                          optimizer, gradient_engine=config.paper_gradient_engine)
+        totals["sum"] += losses.double().cpu()
+        totals["batches"] += 1
+
+    def validate() -> float:
+        curve.append({"val": evaluate("val")})
+        return curve[-1]["val"][select_key]
+
+    def end_epoch(epoch: int, record: dict) -> None:  # the method's and the scheduler's per-epoch updates
+        mean = totals["sum"] / max(totals["batches"], 1)
+        method.end_epoch(mean)
+        curve[-1] = {"epoch": epoch + 1, "train_loss": mean.tolist(), **curve[-1]}
+        totals.update(sum=torch.zeros(n_tasks, dtype=torch.float64), batches=0)
         if scheduler is not None:
-            scheduler.step(val["loss"]) if scheduler_on_val else scheduler.step()
-        if val[select_key] < best:
-            best, best_epoch, best_state = val[select_key], epoch + 1, copy.deepcopy(model.state_dict())
-    model.load_state_dict(best_state)
-    model.eval()
-    return {"test": evaluate("test"), "best_epoch": best_epoch, "best_val": best, "curve": curve,
-            "time_per_epoch_s": sw.seconds / max(epochs, 1)}
+            scheduler.step(curve[-1]["val"]["loss"]) if scheduler_on_val else scheduler.step()
+
+    result = fit(model, optimizer, step, train_batches, epochs, evaluate=validate, maximize=False,
+                 on_epoch_end=end_epoch, desc=f"{method_name} seed {seed}")
+    return {"test": evaluate("test"), "best_epoch": result.best_epoch + 1, "best_val": result.best_score,
+            "curve": curve, "time_per_epoch_s": result.train_seconds / max(epochs, 1)}
 
 
 def run_qm9(config: BenchmarkConfig, device: torch.device | None = None, store: CheckpointStore | None = None,
