@@ -176,6 +176,18 @@ def test_imtlg_hand_made_2d():
         imtl_weights(T([1.0, 0.0], [0.0, 0.0]))
 
 
+def test_imtlg_sees_the_gradients_only_through_their_gram_matrix():
+    """IMTL-G is a Gram-based method: G and G·Q (Q orthogonal) have the same Gram matrix, hence the same α, and
+    the weights from M = G Gᵀ equal those from G."""
+    from mtlnotes.weighting import GramWeighting
+    from mtlnotes.weighting.imtl import imtl_weights_from_gram
+    g = torch.randn(4, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    q, _ = torch.linalg.qr(torch.randn(6, 6, generator=torch.Generator().manual_seed(1), dtype=torch.float64))
+    assert isinstance(IMTLG(), GramWeighting)
+    torch.testing.assert_close(imtl_weights_from_gram(g @ g.T), imtl_weights(g))
+    torch.testing.assert_close(IMTLG().aggregate(g @ q).weights, IMTLG().aggregate(g).weights)
+
+
 # ---------------------------------------------------------------- GradDrop
 def test_graddrop_keeps_agreeing_signs():
     g = T([1.0, -2.0, 0.0], [3.0, -1.0, 0.0])
