@@ -221,3 +221,15 @@ def test_run_moel_resumes_from_state():
     full = run_moel("F_EI", s, data, data, data, seed=1, on_state=states.append, state_every=2)
     resumed = run_moel("F_EI", s, data, data, data, seed=1, state=states[0])
     np.testing.assert_array_equal(full["final_test"], resumed["final_test"])
+
+
+@pytest.mark.parametrize("bad,message", [([1.0, 2.0], "expected an \\(N, M\\) objective matrix"),
+                                         (np.zeros((0, 3)), "need at least 1 points, got 0"),
+                                         ([[0.0, np.nan]], "NaN or inf")])
+def test_one_objective_validator_serves_the_indicators_and_nsga2(bad, message):
+    """Indicators and NSGA-II reject the same bad objective matrices with the same one-line errors."""
+    from mtlnotes.fairness.indicators import check_objectives
+    from mtlnotes.fairness.nsga2 import nondominated_ranks
+    for fn in (lambda F: check_objectives(F, min_rows=1), nondominated_ranks):
+        with pytest.raises(ValueError, match=message):
+            fn(bad)

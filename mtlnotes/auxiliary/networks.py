@@ -16,27 +16,15 @@ import torch
 from torch import nn
 
 from mtlnotes.auxiliary.losses import masked_log_softmax
+from mtlnotes.models.backbones import VGG16_STAGES, conv_bn_relu, vgg16_stages
 
 __all__ = ["VGG16_STAGES", "vgg16_trunk", "small_cnn_trunk", "make_trunk", "two_layer_head", "AuxNet", "LabelNet"]
 
-VGG16_STAGES = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
-
-
-def _conv(c_in: int, c_out: int) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
-
 
 def vgg16_trunk(in_channels: int = 3) -> nn.Sequential:
-    """VGG16 (Simonyan & Zisserman, 2015) conv trunk with BatchNorm, as in MAXL/RL-AUX: 32×32 input -> 512 features."""
-    layers: list[nn.Module] = []
-    c = in_channels
-    for stage in VGG16_STAGES:
-        for width in stage:
-            layers += _conv(c, width)
-            c = width
-        layers.append(nn.MaxPool2d(2))
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-    return nn.Sequential(*layers)
+    """VGG16 (Simonyan & Zisserman, 2015) conv trunk with BatchNorm, as in MAXL/RL-AUX: 32×32 input -> 512 features
+    (:func:`mtlnotes.models.backbones.vgg16_stages`, then global average pooling)."""
+    return nn.Sequential(*vgg16_stages(in_channels), nn.AdaptiveAvgPool2d(1), nn.Flatten())
 
 
 def small_cnn_trunk(in_channels: int = 1, widths: tuple[int, ...] = (8, 16, 32)) -> nn.Sequential:
@@ -44,7 +32,7 @@ def small_cnn_trunk(in_channels: int = 1, widths: tuple[int, ...] = (8, 16, 32))
     layers: list[nn.Module] = []
     c = in_channels
     for width in widths:
-        layers += _conv(c, width) + [nn.MaxPool2d(2)]
+        layers += conv_bn_relu(c, width) + [nn.MaxPool2d(2)]
         c = width
     layers.append(nn.Flatten())
     return nn.Sequential(*layers)

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mtlnotes.auxiliary.losses import focal_loss
+from mtlnotes.data.augment import random_crop_flip  # noqa: F401  (re-exported: the chapter's name for it)
 
 __all__ = ["auxiliary_objective", "train_step", "evaluate_primary", "random_crop_flip", "make_optimizer"]
 
@@ -76,23 +77,6 @@ def precision_recall_f1(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batc
     p, r, f, _ = precision_recall_fscore_support(y.cpu().numpy(), torch.cat(preds).numpy(), average="macro",
                                                  zero_division=0)
     return {"precision": float(p), "recall": float(r), "f1": float(f)}
-
-
-def random_crop_flip(x: torch.Tensor, generator: torch.Generator, pad: int = 4, flip: bool = True) -> torch.Tensor:
-    """The standard CIFAR augmentation: random crop after zero-padding by ``pad`` and (optionally) a random
-    horizontal flip, drawn per image from ``generator``. x (B, C, H, W) -> (B, C, H, W)."""
-    b, _, h, w = x.shape
-    out = F.pad(x, (pad, pad, pad, pad))
-    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
-    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
-    rows = (dy.view(b, 1) + torch.arange(h).view(1, h)).to(x.device)
-    cols = (dx.view(b, 1) + torch.arange(w).view(1, w)).to(x.device)
-    idx = torch.arange(b, device=x.device).view(b, 1, 1)
-    out = out.permute(0, 2, 3, 1)[idx, rows.view(b, h, 1), cols.view(b, 1, w)].permute(0, 3, 1, 2)
-    if flip:
-        mask = (torch.rand(b, generator=generator) < 0.5).to(x.device)
-        out = torch.where(mask.view(b, 1, 1, 1), out.flip(3), out)
-    return out.contiguous()
 
 
 def make_optimizer(model: nn.Module, lr: float, momentum: float = 0.9, weight_decay: float = 5e-4,

@@ -14,10 +14,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import ranksums
 
-__all__ = ["nondominated_mask", "normalize", "hypervolume", "pure_diversity", "spacing", "wilcoxon_sign"]
+__all__ = ["check_objectives", "nondominated_mask", "normalize", "hypervolume", "pure_diversity", "spacing",
+           "wilcoxon_sign"]
 
 
-def _f(F, min_rows: int = 0) -> np.ndarray:
+def check_objectives(F, min_rows: int = 0) -> np.ndarray:
+    """F as a float (N, M) objective matrix (one row per solution, minimisation), with N ≥ ``min_rows`` and every
+    entry finite; a one-line ValueError saying what is wrong otherwise. The one validator of the fairness
+    package (indicators and NSGA-II)."""
     F = np.asarray(F, dtype=float)
     if F.ndim != 2:
         raise ValueError(f"expected an (N, M) objective matrix, got shape {F.shape}")
@@ -43,7 +47,7 @@ def nondominated_mask(F, block: int = 1024) -> np.ndarray:
     Rows are swept in lexicographic order, where a row can only be dominated by an earlier one, in blocks
     checked against the non-dominated rows found so far: memory grows with ``block`` × the front's size, not
     with N² (the paper-profile analysis filters about 150,000 points)."""
-    F = _f(F)
+    F = check_objectives(F)
     n = len(F)
     if n <= block:
         return ~_dominated_by_any(F, F)
@@ -64,7 +68,7 @@ def nondominated_mask(F, block: int = 1024) -> np.ndarray:
 
 def normalize(F, ideal, nadir) -> np.ndarray:
     """``(F - ideal) / (nadir - ideal)`` per objective (a zero range is treated as 1)."""
-    F = _f(F)
+    F = check_objectives(F)
     ideal, nadir = np.asarray(ideal, float), np.asarray(nadir, float)
     if ideal.shape != (F.shape[1],) or nadir.shape != (F.shape[1],):
         raise ValueError(f"ideal/nadir must have {F.shape[1]} entries, got {ideal.shape}, {nadir.shape}")
@@ -101,7 +105,7 @@ def hypervolume(F, ref) -> float:
 
     Points that do not strictly dominate ``ref`` contribute nothing.
     """
-    F = _f(F)
+    F = check_objectives(F)
     ref = np.asarray(ref, dtype=float)
     if ref.shape != (F.shape[1],):
         raise ValueError(f"reference point must have {F.shape[1]} entries, got shape {ref.shape}")
@@ -128,7 +132,7 @@ def pure_diversity(F, p: float = 0.1) -> float:
     point that has been linked this way is not chosen again. This equals Eq. 5 on small cases (e.g. three
     collinear points) but is not guaranteed to equal the recursive maximum in general. One point: 0.
     """
-    F = _f(F, min_rows=1)
+    F = check_objectives(F, min_rows=1)
     n = len(F)
     if n == 1:
         return 0.0
@@ -163,7 +167,7 @@ def pure_diversity(F, p: float = 0.1) -> float:
 
 def spacing(F) -> float:
     """Schott's spacing: sqrt(Σ (d̄ - d_i)² / (N - 1)), d_i = L1 distance to the nearest other point."""
-    F = _f(F, min_rows=2)
+    F = check_objectives(F, min_rows=2)
     D = np.abs(F[:, None, :] - F[None, :, :]).sum(-1)
     np.fill_diagonal(D, np.inf)
     d = D.min(1)

@@ -11,22 +11,15 @@ import numpy as np
 import torch
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
+from mtlnotes.fairness.indicators import check_objectives
+
 __all__ = ["nondominated_ranks", "crowding_distance", "rank_and_crowding", "survival", "binary_tournament",
            "single_objective_keys"]
 
 
-def _check_f(F) -> np.ndarray:
-    F = np.asarray(F, dtype=float)
-    if F.ndim != 2 or F.shape[0] == 0:
-        raise ValueError(f"objective matrix must be (N, M) with N >= 1, got shape {F.shape}")
-    if not np.isfinite(F).all():
-        raise ValueError("objective matrix contains NaN or inf")
-    return F
-
-
 def nondominated_ranks(F) -> np.ndarray:
     """Front index of every row (0 = non-dominated), by pymoo's fast non-dominated sort. (N,) int."""
-    F = _check_f(F)
+    F = check_objectives(F, min_rows=1)
     fronts = NonDominatedSorting().do(F)
     rank = np.empty(len(F), dtype=int)
     for r, front in enumerate(fronts):
@@ -39,7 +32,7 @@ def crowding_distance(F) -> np.ndarray:
 
     Each objective's gaps are divided by that objective's range in the front (zero range contributes 0).
     """
-    F = _check_f(F)
+    F = check_objectives(F, min_rows=1)
     n, m = F.shape
     if n <= 2:
         return np.full(n, np.inf)
@@ -78,7 +71,7 @@ def survival(F, n_survive: int) -> np.ndarray:
     With one objective this is the top-``n_survive`` by that objective (the F_E baseline, Zhang et al. §4.1).
     Returns the indices of the survivors (sorted by rank, then decreasing crowding).
     """
-    F = _check_f(F)
+    F = check_objectives(F, min_rows=1)
     if not 1 <= n_survive <= len(F):
         raise ValueError(f"cannot keep {n_survive} of {len(F)} individuals")
     rank, crowd = single_objective_keys(F[:, 0]) if F.shape[1] == 1 else rank_and_crowding(F)

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from mtlnotes.models.backbones import VGG16_STAGES, conv_bn_relu, vgg16_stages
+
 __all__ = ["FiveStageBackbone", "SmallFiveStageCNN", "VGG16Stages", "ResNet50Stages", "Bottleneck", "make_backbone"]
 
 
@@ -37,10 +39,6 @@ class FiveStageBackbone(nn.Module):
         return outs
 
 
-def _conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
-
-
 class SmallFiveStageCNN(FiveStageBackbone):
     """Ours, for CPU runs: five [3×3 conv → BN → ReLU] stages of ``widths`` channels.
 
@@ -57,7 +55,7 @@ class SmallFiveStageCNN(FiveStageBackbone):
         stages, c = [], in_channels
         for k, w in enumerate(widths):
             layers: list[nn.Module] = [nn.AvgPool2d(input_pool)] if k == 0 and input_pool > 1 else []
-            layers += _conv_bn_relu(c, w)
+            layers += conv_bn_relu(c, w)
             if k in (0, 2):
                 layers.append(nn.MaxPool2d(2))
             stages.append(nn.Sequential(*layers))
@@ -69,19 +67,11 @@ class SmallFiveStageCNN(FiveStageBackbone):
 class VGG16Stages(FiveStageBackbone):
     """VGG16-BN conv blocks [64×2], [128×2], [256×3], [512×3], [512×3], each followed by 2×2 max-pool."""
 
-    CONFIG = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+    CONFIG = VGG16_STAGES
 
     def __init__(self, in_channels: int = 3) -> None:
         super().__init__()
-        stages, c = [], in_channels
-        for block in self.CONFIG:
-            layers: list[nn.Module] = []
-            for w in block:
-                layers += _conv_bn_relu(c, w)
-                c = w
-            layers.append(nn.MaxPool2d(2))
-            stages.append(nn.Sequential(*layers))
-        self.stages = nn.ModuleList(stages)
+        self.stages = nn.ModuleList(vgg16_stages(in_channels))
         self.channels = tuple(b[-1] for b in self.CONFIG)
 
 

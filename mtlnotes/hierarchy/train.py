@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from mtlnotes.data.augment import random_crop_flip
 from mtlnotes.hierarchy.model import MMFNet, mmf_loss
 from mtlnotes.repro import torch_generator
 from mtlnotes.training import minibatches, predict, progress
@@ -41,17 +42,9 @@ def _as_float(x: torch.Tensor) -> torch.Tensor:
 
 
 def augment_batch(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
-    """Random crop after zero-padding by ``pad`` and random horizontal flip: (B, C, H, W) → same shape."""
-    b, _, h, w = x.shape
-    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
-    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
-    flip = torch.rand(b, generator=generator) < 0.5
-    out = torch.empty_like(x)
-    for i in range(b):
-        crop = padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w]
-        out[i] = crop.flip(-1) if flip[i] else crop
-    return out
+    """Random crop after zero-padding by ``pad`` and random horizontal flip: (B, C, H, W) → same shape
+    (:func:`mtlnotes.data.augment.random_crop_flip`)."""
+    return random_crop_flip(x, generator, pad=pad, flip=True)
 
 
 def train_mmf(model: MMFNet, x: torch.Tensor, y: torch.Tensor, super_ys: Sequence[torch.Tensor],

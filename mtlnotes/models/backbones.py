@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["MLP", "MultiLeNetEncoder", "SimpleConvNet", "conv_block"]
+__all__ = ["MLP", "MultiLeNetEncoder", "SimpleConvNet", "conv_block", "conv_bn_relu", "VGG16_STAGES",
+           "vgg16_stages"]
 
 
 class MLP(nn.Sequential):
@@ -52,6 +53,29 @@ def conv_block(c_in: int, c_out: int, pool: bool = True) -> nn.Sequential:
     if pool:
         layers.append(nn.MaxPool2d(2))
     return nn.Sequential(*layers)
+
+
+#: VGG16's conv blocks (Simonyan & Zisserman, 2015, Table 1 D): widths of the 3×3 convs, a 2×2 max-pool after each
+VGG16_STAGES = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+
+
+def conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
+    """3×3 conv (padding 1) → BatchNorm → ReLU, as a list of layers (to splice into a block)."""
+    return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+
+def vgg16_stages(in_channels: int = 3) -> list[nn.Sequential]:
+    """The five stages of VGG16 with BatchNorm (:data:`VGG16_STAGES`, each ending in a 2×2 max-pool): the one
+    VGG16 of the book, used whole by RL-AUX's trunk and stage by stage by MMF's backbone."""
+    stages, c = [], in_channels
+    for block in VGG16_STAGES:
+        layers: list[nn.Module] = []
+        for width in block:
+            layers += conv_bn_relu(c, width)
+            c = width
+        layers.append(nn.MaxPool2d(2))
+        stages.append(nn.Sequential(*layers))
+    return stages
 
 
 class SimpleConvNet(nn.Module):
