@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import pickle
 import tarfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from mtlnotes.data.cache import RemoteFile, fetch
+from mtlnotes.data.images import ImageDataset
 
 __all__ = ["CIFAR10_ARCHIVE", "CIFAR100_ARCHIVE", "CifarData", "read_cifar_archive", "load_cifar10", "load_cifar100"]
 
@@ -38,19 +38,8 @@ _MEMBERS = {
 }
 
 
-@dataclass(frozen=True)
-class CifarData:
-    """images (N, 3, 32, 32) float32 in [0, 1]; labels (N,) int64 (fine labels for CIFAR-100);
-    coarse (N,) int64 superclass labels for CIFAR-100 (None for CIFAR-10); class names."""
-
-    images: torch.Tensor
-    labels: torch.Tensor
-    coarse: torch.Tensor | None
-    classes: tuple[str, ...]
-    coarse_classes: tuple[str, ...] | None
-
-    def __len__(self) -> int:
-        return int(self.labels.shape[0])
+#: the loaders' return type before the one image container (kept as a name)
+CifarData = ImageDataset
 
 
 def _unpickle(tar: tarfile.TarFile, name: str, archive: Path) -> dict:
@@ -61,7 +50,7 @@ def _unpickle(tar: tarfile.TarFile, name: str, archive: Path) -> dict:
     return pickle.load(member, encoding="latin1")
 
 
-def read_cifar_archive(archive: str | os.PathLike, kind: str, split: str) -> CifarData:
+def read_cifar_archive(archive: str | os.PathLike, kind: str, split: str) -> ImageDataset:
     """Parse an official CIFAR python archive (no checksum check: use :func:`load_cifar10` / ``100`` for that)."""
     if kind not in _MEMBERS:
         raise ValueError(f"kind must be 'cifar10' or 'cifar100', got {kind!r}")
@@ -77,17 +66,18 @@ def read_cifar_archive(archive: str | os.PathLike, kind: str, split: str) -> Cif
     images = torch.from_numpy(data.reshape(-1, 3, 32, 32).astype(np.float32) / 255.0)
     if kind == "cifar10":
         labels = torch.tensor(np.concatenate([b["labels"] for b in batches]), dtype=torch.int64)
-        return CifarData(images, labels, None, tuple(meta["label_names"]), None)
+        return ImageDataset(images, labels, f"cifar10-{split}", classes=tuple(meta["label_names"]))
     fine = torch.tensor(np.concatenate([b["fine_labels"] for b in batches]), dtype=torch.int64)
     coarse = torch.tensor(np.concatenate([b["coarse_labels"] for b in batches]), dtype=torch.int64)
-    return CifarData(images, fine, coarse, tuple(meta["fine_label_names"]), tuple(meta["coarse_label_names"]))
+    return ImageDataset(images, fine, f"cifar100-{split}", classes=tuple(meta["fine_label_names"]), coarse=coarse,
+                        coarse_classes=tuple(meta["coarse_label_names"]))
 
 
-def load_cifar10(split: str = "train", root: str | os.PathLike | None = None, download: bool = True) -> CifarData:
+def load_cifar10(split: str = "train", root: str | os.PathLike | None = None, download: bool = True) -> ImageDataset:
     """CIFAR-10 ``split`` (50k / 10k) from the verified official archive in the cache."""
     return read_cifar_archive(fetch(CIFAR10_ARCHIVE, root, download), "cifar10", split)
 
 
-def load_cifar100(split: str = "train", root: str | os.PathLike | None = None, download: bool = True) -> CifarData:
+def load_cifar100(split: str = "train", root: str | os.PathLike | None = None, download: bool = True) -> ImageDataset:
     """CIFAR-100 ``split`` (50k / 10k; 100 fine classes in 20 superclasses) from the verified official archive."""
     return read_cifar_archive(fetch(CIFAR100_ARCHIVE, root, download), "cifar100", split)

@@ -7,13 +7,13 @@ sha256 of the same files).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from mtlnotes.data.cache import RemoteFile, fetch
 from mtlnotes.data.idx import read_idx
+from mtlnotes.data.images import ImageDataset
 
 __all__ = ["ImageDataset", "MNIST_FILES", "FASHION_MNIST_FILES", "FASHION_MNIST_CLASSES", "load_mnist",
            "load_fashion_mnist"]
@@ -53,22 +53,6 @@ FASHION_MNIST_FILES = _files("fashion_mnist", _FASHION_URLS, {
 
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
                          "Bag", "Ankle boot")
-
-
-@dataclass(frozen=True)
-class ImageDataset:
-    """Images as float32 in [0, 1], shape (N, 1, 28, 28), and int64 labels (N,)."""
-
-    images: torch.Tensor
-    labels: torch.Tensor
-    name: str
-
-    def __post_init__(self) -> None:
-        if self.images.shape[0] != self.labels.shape[0]:
-            raise ValueError(f"{self.name}: {self.images.shape[0]} images but {self.labels.shape[0]} labels")
-
-    def __len__(self) -> int:
-        return int(self.labels.shape[0])
 
 
 def _load(files: dict[str, RemoteFile], split: str, root, download: bool, name: str) -> ImageDataset:

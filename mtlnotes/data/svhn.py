@@ -8,13 +8,13 @@ md5s). The files are not in this project's offline data; paper-profile runs need
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from mtlnotes.data.cache import RemoteFile, fetch
+from mtlnotes.data.images import ImageDataset
 
 __all__ = ["SVHN_FILES", "SVHNData", "read_svhn_mat", "load_svhn"]
 
@@ -29,18 +29,11 @@ SVHN_FILES = {
 }
 
 
-@dataclass(frozen=True)
-class SVHNData:
-    """images (N, 3, 32, 32) float32 in [0, 1]; labels (N,) int64 digits 0..9."""
-
-    images: torch.Tensor
-    labels: torch.Tensor
-
-    def __len__(self) -> int:
-        return int(self.labels.shape[0])
+#: the loader's return type before the one image container (kept as a name)
+SVHNData = ImageDataset
 
 
-def read_svhn_mat(path: str | os.PathLike) -> SVHNData:
+def read_svhn_mat(path: str | os.PathLike) -> ImageDataset:
     """Parse an official SVHN ``*_32x32.mat`` file (no checksum check: :func:`load_svhn` does that)."""
     from scipy.io import loadmat
 
@@ -58,10 +51,10 @@ def read_svhn_mat(path: str | os.PathLike) -> SVHNData:
         raise ValueError(f"{path}: labels must be 1..10 (10 = digit 0), got range [{y.min()}, {y.max()}]")
     images = torch.from_numpy(np.ascontiguousarray(x.transpose(3, 2, 0, 1)).astype(np.float32) / 255.0)
     labels = torch.from_numpy((y.astype(np.int64) % 10))
-    return SVHNData(images, labels)
+    return ImageDataset(images, labels, f"svhn-{path.stem}", classes=tuple(str(d) for d in range(10)))
 
 
-def load_svhn(split: str = "train", root: str | os.PathLike | None = None, download: bool = True) -> SVHNData:
+def load_svhn(split: str = "train", root: str | os.PathLike | None = None, download: bool = True) -> ImageDataset:
     """SVHN ``split`` ("train" 73,257, "test" 26,032, "extra" 531,131 images) from the verified official file."""
     if split not in SVHN_FILES:
         raise ValueError(f"split must be one of {sorted(SVHN_FILES)}, got {split!r}")
