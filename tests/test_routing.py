@@ -243,6 +243,29 @@ def test_soft_mixture_feeds_every_block_the_same_uniform_mixture_at_start():
     torch.testing.assert_close(mixed[2], h0.mean(0))
 
 
+def test_soft_routing_attention_is_a_per_task_softmax_over_the_blocks_that_sees_the_input():
+    """Table 4's soft-routing-all-fc: weights sum to 1 over the layer's blocks, differ between tasks for the same
+    input and between inputs of the same task; and a one-hot attention reduces the layer to that one block."""
+    from mtlnotes.routing.soft import SoftRoutingFC
+    torch.manual_seed(0)
+    sr = SoftRoutingFC(4, 5, 2, n_blocks=3, n_tasks=2)
+    v = torch.randn(2, 4)
+    a = sr.attention(0, v.repeat(2, 1), torch.tensor([0, 0, 1, 1]))
+    torch.testing.assert_close(a.sum(1), torch.ones(4))
+    assert not torch.allclose(a[0], a[2]) and not torch.allclose(a[0], a[1])
+    with torch.no_grad():
+        for layer in range(3):  # attention fixed on block 1 at every depth, for every task
+            sr.w2[layer].zero_()
+            sr.b2[layer].zero_()
+            sr.b2[layer][:, 0, 1] = 50.0
+    expected = sr.pools[2][1](sr.pools[1][1](sr.pools[0][1](v)))
+    torch.testing.assert_close(sr(v, torch.tensor([0, 1])), expected)
+    sr(v, torch.tensor([0, 1])).sum().backward()
+    assert sr.w1[0].grad is not None and sr.pools[0][1][0].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="out of range"):
+        sr(v, torch.tensor([0, 2]))
+
+
 # ---------------------------------------------------------------- routers on small known problems
 
 def _bandit_trace(router, task, d_in=3):
@@ -314,7 +337,7 @@ def test_every_architecture_trains_a_step_and_predicts():
         assert np.isfinite(stats["loss"]) and 0.0 <= stats["accuracy"] <= 1.0
         logits, actions = predict_tasks(net, x, task)
         assert logits.shape == (20, 2)
-        assert (actions is None) == (name in ("cross-stitch-all-fc", "soft-mixture-all-fc"))
+        assert (actions is None) == (name in ("cross-stitch-all-fc", "soft-mixture-all-fc", "soft-routing-all-fc"))
     with pytest.raises(ValueError, match="unknown architecture"):
         build_network("routing-everything", 4, (1, 28, 28), 2)
 

@@ -40,7 +40,7 @@ __all__ = ["Config", "QUICK", "PAPER", "PAPER_CIFAR", "PAPER_MIN", "FIG4", "FIG5
 CHAPTER = "routing"
 FIG4 = ("routing-all-fc", "qlearning-table", "qlearning-approx", "reinforce-approx")          # RL algorithms
 FIG5 = ("routing-all-fc", "routing-all-fc-recursive", "routing-all-fc-dispatched",
-        "routing-all-fc-single-agent", "soft-mixture-all-fc")                                    # architectures
+        "routing-all-fc-single-agent", "soft-mixture-all-fc", "soft-routing-all-fc")             # architectures
 FIG8 = ("routing-all-fc", "task-specific-all-fc", "task-specific-1-fc", "cross-stitch-all-fc",
         "soft-mixture-all-fc")                                                                   # vs baselines
 

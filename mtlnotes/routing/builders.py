@@ -10,7 +10,7 @@ from mtlnotes.routing.agents import (DispatchedRouter, QMLPRouter, ReinforceRout
                                      WPLRouter)
 from mtlnotes.routing.layers import RoutedFC
 from mtlnotes.routing.network import RoutingNetwork, SoftNetwork
-from mtlnotes.routing.soft import CrossStitchFC, SoftMixtureFC
+from mtlnotes.routing.soft import CrossStitchFC, SoftMixtureFC, SoftRoutingFC
 from mtlnotes.routing.wpl import DEFAULT_SCALING
 
 __all__ = ["ARCHITECTURES", "RouterSettings", "build_network"]
@@ -25,6 +25,7 @@ ARCHITECTURES = {
     "qlearning-approx": "Q-learning, one agent per task, MLP approximators",
     "qlearning-table": "tabular Q-learning, one agent per task",
     "soft-mixture-all-fc": "simplified soft mixture: static softmax weights per layer, shared by all tasks",
+    "soft-routing-all-fc": "soft routing (Table 4): per-task, per-depth MLP attention over the routed blocks",
     "cross-stitch-all-fc": "cross-stitch units between fc columns (Misra et al., 2016)",
     "task-specific-1-fc": "shared fc layers, one last layer per task",
     "task-specific-all-fc": "one set of fc layers per task",
@@ -60,6 +61,8 @@ def build_network(name: str, n_tasks: int, in_shape: tuple[int, int, int], n_cla
     if name in ("cross-stitch-all-fc", "soft-mixture-all-fc"):
         cls = CrossStitchFC if name.startswith("cross") else SoftMixtureFC
         return SoftNetwork(trunk, cls(feat, hidden, n_classes, n_tasks))
+    if name == "soft-routing-all-fc":
+        return SoftNetwork(trunk, SoftRoutingFC(feat, hidden, n_classes, k, n_tasks))
     if name == "task-specific-1-fc":
         fc = RoutedFC(feat, hidden, n_classes, [1, 1, n_tasks])
         return RoutingNetwork(trunk, fc, StaticRouter(fc.n_actions, n_tasks, [0, 0, "task"]))
