@@ -139,3 +139,22 @@ def test_glue_scores_against_hand_values():
     assert glue_score("STS-B", s, 2 * s + 1) == pytest.approx(100.0)
     with pytest.raises(ValueError, match="equal non-empty"):
         glue_score("RTE", p, y[:3])
+
+
+def test_test_files_keep_the_glue_index_and_submissions_use_the_label_strings(tmp_path):
+    from mtlnotes.data.glue_test import parse_glue_test_tsv, write_glue_submission
+    qqp = parse_glue_test_tsv("QQP", "test", "id\tquestion1\tquestion2\n11\tA?\tB?\n12\tC?\tD?\n", "QQP/test.tsv")
+    assert qqp.index == ["11", "12"] and qqp.text_b == ["B?", "D?"]
+    mnli = parse_glue_test_tsv("MNLI", "test_mismatched", "index\tsentence1\tsentence2\n5\tA.\tB.\n")
+    mrpc = parse_glue_test_tsv("MRPC", "test", "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t2\ta\tb\n")
+    assert mrpc.index == ["0"]  # the GLUE script numbers MRPC's test rows
+    paths = write_glue_submission({("QQP", "test"): np.array([1, 0]), ("MNLI", "test_mismatched"): np.array([2])},
+                                  {("QQP", "test"): qqp, ("MNLI", "test_mismatched"): mnli}, tmp_path)
+    assert [p.name for p in paths] == ["QQP.tsv", "MNLI-mm.tsv"]
+    assert (tmp_path / "QQP.tsv").read_text() == "index\tprediction\n11\t1\n12\t0\n"
+    assert (tmp_path / "MNLI-mm.tsv").read_text() == "index\tprediction\n5\tneutral\n"
+    with pytest.raises(ValueError, match="2 predictions for 1 test rows"):
+        write_glue_submission({("MNLI", "test_mismatched"): np.array([0, 1])}, {("MNLI", "test_mismatched"): mnli},
+                              tmp_path)
+    with pytest.raises(GlueFormatError, match="column 'question2' missing"):
+        parse_glue_test_tsv("QQP", "test", "id\tquestion1\n1\tA?\n")

@@ -77,3 +77,62 @@ def test_paper_profile_fails_clearly_without_glue(tmp_path, monkeypatch, capsys)
     err = capsys.readouterr().err
     assert "glue" in err and "sha256" in err and "gluebenchmark" in err
     assert not (tmp_path / "r.json").exists()
+
+
+def _with_test_files(glue_root):  # noqa: F811
+    """Add the official test files to the fixture cache: test.tsv in each archive, MRPC's SentEval test file."""
+    import hashlib
+    import zipfile
+
+    import mtlnotes.data.glue as glue
+    from mtlnotes.data import RemoteFile
+    tests = {"CoLA": ("CoLA.zip", "CoLA", {"test": "index\tsentence\n0\tA cat sat.\n1\tSat cat.\n"}),
+             "SST-2": ("SST-2.zip", "SST-2", {"test": "index\tsentence\n0\tgood .\n"}),
+             "RTE": ("RTE.zip", "RTE", {"test": "index\tsentence1\tsentence2\n0\tIt rains.\tWet.\n"}),
+             "QNLI": ("QNLIv2.zip", "QNLI", {"test": "index\tquestion\tsentence\n0\tWho?\tHim.\n"}),
+             "QQP": ("QQP.zip", "QQP", {"test": "id\tquestion1\tquestion2\n7\tHow?\tWhy?\n"}),
+             "STS-B": ("STS-B.zip", "STS-B", {"test": "index\tgenre\tfilename\tyear\told_index\tsource1\t"
+                                                      "source2\tsentence1\tsentence2\n0\tg\tf\ty\t0\tn\tn\t"
+                                                      "A man.\tA dog.\n"}),
+             "MNLI": ("MNLI.zip", "MNLI", {s: "index\tsentence1\tsentence2\n0\tA.\tB.\n"
+                                           for s in ("test_matched", "test_mismatched")})}
+    files = dict(glue.GLUE_FILES)
+    for task, (archive, member, splits) in tests.items():
+        path = glue_root / "glue" / archive
+        with zipfile.ZipFile(path, "a") as zf:
+            for split, text in splits.items():
+                zf.writestr(f"{member}/{split}.tsv", text)
+        files[archive] = RemoteFile("glue", archive, (), sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    mrpc = glue_root / "glue" / "msr_paraphrase_test.txt"
+    mrpc.write_text("\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t2\tA b.\tA c.\n"
+                    "0\t3\t4\tD e.\tF g.\n", encoding="utf-8")
+    return files, {"msr_paraphrase_test.txt": RemoteFile("glue", "msr_paraphrase_test.txt", (),
+                                                         md5=hashlib.md5(mrpc.read_bytes()).hexdigest())}
+
+
+def test_table2_trains_single_task_and_mtl_models_and_writes_the_glue_server_files(glue_root, monkeypatch,  # noqa: F811
+                                                                                     tmp_path):
+    import mtlnotes.data.glue as glue
+    import mtlnotes.data.glue_test as glue_test
+    from mtlnotes.scheduling.glue_table2 import run_glue_table2
+    files, test_files = _with_test_files(glue_root)
+    monkeypatch.setattr(glue, "GLUE_FILES", files)
+    monkeypatch.setattr(glue_test, "GLUE_FILES", files)
+    monkeypatch.setattr(glue_test, "GLUE_TEST_FILES", test_files)
+    cfg = dataclasses.replace(ts.PAPER, seeds=(0,), glue_steps=16, glue_eval_every=8, glue_batch_size=2,
+                              glue_lr=1e-2, glue_single_epochs=2)
+    pi_c = np.full(len(GLUE_ORDER), 1 / len(GLUE_ORDER))
+    out = run_glue_table2(cfg, pi_c, root=glue_root, encoder_factory=lambda: (_Enc(), 8), tokenizer=_Tok(),
+                          submission_dir=tmp_path / "sub")
+    assert set(out["single_task_dev"]) == set(out["mtl_dev"]) == set(GLUE_ORDER)
+    assert out["single_task_steps"]["RTE"] == 2 * 1 and out["single_task_steps"]["CoLA"] == 2 * 2  # 2, 3 rows
+    names = sorted(p.split("/")[-1] for p in out["submission_files"] if "/mtl-pi-c/" in p)
+    assert names == sorted(glue_test.SUBMISSION_NAMES.values())
+    mrpc = (tmp_path / "sub" / "single-task" / "MRPC.tsv").read_text().splitlines()
+    assert mrpc[0] == "index\tprediction" and [r.split("\t")[0] for r in mrpc[1:]] == ["0", "1"]
+    rte = (tmp_path / "sub" / "mtl-pi-c" / "RTE.tsv").read_text().splitlines()[1].split("\t")
+    assert rte[0] == "0" and rte[1] in ("entailment", "not_entailment")
+    stsb = float((tmp_path / "sub" / "mtl-pi-c" / "STS-B.tsv").read_text().splitlines()[1].split("\t")[1])
+    assert 0.0 <= stsb <= 5.0
+    with pytest.raises(ValueError, match="probabilities summing to 1"):
+        run_glue_table2(cfg, [1.0, 0.0], root=glue_root, encoder_factory=lambda: (_Enc(), 8), tokenizer=_Tok())

@@ -31,7 +31,8 @@ from mtlnotes.scheduling.policies import Exp3SPolicy, FixedPolicy, TaskSizePolic
 from mtlnotes.scheduling.suite import METHODS
 from mtlnotes.scheduling.trainer import train_with_policy
 
-__all__ = ["GlueConfig", "GlueRequirementError", "GLUE_ORDER", "check_glue_requirements", "glue_loss", "run_glue"]
+__all__ = ["GlueConfig", "GlueRequirementError", "GLUE_ORDER", "check_glue_requirements", "glue_loss", "GlueTraining",
+           "run_glue"]
 
 
 class GlueConfig(Protocol):
@@ -61,6 +62,8 @@ class GlueConfig(Protocol):
     def glue_cma_iterations(self) -> int: ...
     @property
     def glue_cma_popsize(self) -> int: ...
+    @property
+    def glue_single_epochs(self) -> int: ...                  # Table 2's single-task fine-tuning (BERT: 3)
 
 
 class GlueRequirementError(DataError):
@@ -74,9 +77,11 @@ def check_glue_requirements(config: GlueConfig, root: str | os.PathLike | None =
     """Fail early and clearly: every GLUE file present and verified, ``transformers`` importable, the BERT
     weights ``config.glue_model`` loadable without a download."""
     from mtlnotes.data.glue import GLUE_FILES
+    from mtlnotes.data.glue_test import GLUE_TEST_FILES
 
-    for name in GLUE_FILES:
-        fetch(GLUE_FILES[name], root, download=False)
+    for files in (GLUE_FILES, GLUE_TEST_FILES):  # train/dev, and MRPC's test file for Table 2's submission
+        for name in files:
+            fetch(files[name], root, download=False)
     try:
         import transformers  # noqa: F401
     except ImportError:
@@ -100,6 +105,85 @@ def glue_loss(regression: Sequence[bool]) -> Callable[[int, torch.Tensor, torch.
     return loss
 
 
+class GlueTraining:
+    """One GLUE setting (``tasks``, their train/dev data, the tokenizer and the encoder factory) and how to train
+    and evaluate a model on it: shared by the policies of Table 1 and the single-task baselines of Table 2.
+
+    ``encoder_factory()`` → (encoder, hidden size) and ``tokenizer`` default to BERT from ``config.glue_model``
+    via transformers; tests pass small stand-ins."""
+
+    def __init__(self, config: GlueConfig, tasks: Sequence[str] = GLUE_ORDER, device: torch.device | str | None = None,
+                 root: str | os.PathLike | None = None,
+                 encoder_factory: Callable[[], tuple[nn.Module, int]] | None = None,
+                 tokenizer: Callable | None = None) -> None:
+        from mtlnotes.data.glue import GLUE_TASKS, load_glue
+
+        self.config, self.tasks, self.device = config, tuple(tasks), torch.device(device or "cpu")
+        if encoder_factory is None or tokenizer is None:
+            from transformers import AutoModel, AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(config.glue_model, local_files_only=True)
+
+            def encoder_factory():
+                enc = AutoModel.from_pretrained(config.glue_model, local_files_only=True)
+                return enc, enc.config.hidden_size
+        self.encoder_factory, self.tokenizer = encoder_factory, tokenizer
+        self.specs = [GLUE_TASKS[t] for t in self.tasks]
+        self.data = {split: [load_glue(t, split, root) for t in self.tasks] for split in ("train", "dev")}
+        self.regression = [s.is_regression for s in self.specs]
+        self.sizes = [len(d) for d in self.data["train"]]
+
+    def encode(self, text_a: Sequence[str], text_b: Sequence[str] | None) -> dict[str, torch.Tensor]:
+        enc = self.tokenizer(list(text_a), None if text_b is None else list(text_b), truncation=True,
+                             max_length=self.config.glue_max_length, padding=True, return_tensors="pt")
+        return {k: v.to(self.device) for k, v in enc.items()}
+
+    @torch.no_grad()
+    def predict(self, model: GlueMultiTaskModel, k: int, text_a: Sequence[str],
+                text_b: Sequence[str] | None, batch: int = 64) -> np.ndarray:
+        """Task ``k``'s predictions (class ids, or scores for STS-B) for the given texts, in eval mode."""
+        model.eval()
+        outs = [model(self.encode(text_a[i:i + batch], None if text_b is None else text_b[i:i + batch]), k).cpu()
+                for i in range(0, len(text_a), batch)]
+        out = torch.cat(outs)
+        return out.squeeze(-1).numpy() if self.regression[k] else out.argmax(1).numpy()
+
+    def dev_scores(self, model: GlueMultiTaskModel) -> list[float]:
+        """The task score of Table 1 on every task's dev set."""
+        from mtlnotes.data.glue import glue_score
+        return [glue_score(self.tasks[k], self.predict(model, k, ex.text_a, ex.text_b), ex.labels)
+                for k, ex in enumerate(self.data["dev"])]
+
+    def train(self, method: str, seed: int, pi_c: np.ndarray | None = None) -> tuple[dict, GlueMultiTaskModel]:
+        """Fine-tune one model under the policy ``method`` (uniform, task_size, exp3s, or counterfactual with
+        probabilities ``pi_c``); returns (the run's record, the trained model)."""
+        config, n = self.config, len(self.tasks)
+        seed_everything(seed)
+        enc, hidden = self.encoder_factory()
+        model = GlueMultiTaskModel(enc, hidden, [s.n_labels for s in self.specs]).to(self.device)
+        opt = torch.optim.AdamW(model.parameters(), lr=config.glue_lr)
+        policy = {"uniform": lambda: UniformPolicy(n), "task_size": lambda: TaskSizePolicy(self.sizes),
+                  "exp3s": lambda: Exp3SPolicy(n, config.eta, config.eps),
+                  "counterfactual": lambda: FixedPolicy(pi_c, name="counterfactual")}[method]()
+
+        def batch_fn(k, idx):
+            ex = self.data["train"][k]
+            y = torch.as_tensor(ex.labels[idx.numpy()]).to(self.device)
+            rows = idx.tolist()
+            return self.encode([ex.text_a[i] for i in rows],
+                               None if ex.text_b is None else [ex.text_b[i] for i in rows]), y
+
+        res = train_with_policy(model, opt, policy, batch_fn, glue_loss(self.regression), self.sizes,
+                                config.glue_steps, config.glue_batch_size, seed, lambda: self.dev_scores(model),
+                                config.glue_eval_every, desc=f"GLUE {method} seed {seed}")
+        final = res.evals[-1][1]
+        return {"final": dict(zip(self.tasks, final)), "average": float(np.mean(final)),
+                "counts": res.counts.tolist(), "eval_steps": [s for s, _ in res.evals],
+                "eval_average": [float(np.mean(a)) for _, a in res.evals],
+                "log": {"actions": res.log.actions.tolist(), "behavior_probs": res.log.behavior_probs.tolist(),
+                        "rewards": res.log.rewards.tolist()}}, model
+
+
 def run_glue(config: GlueConfig, device: torch.device | str | None = None, store: CheckpointStore | None = None,
              root: str | os.PathLike | None = None,
              encoder_factory: Callable[[], tuple[nn.Module, int]] | None = None, tokenizer: Callable | None = None,
@@ -107,68 +191,15 @@ def run_glue(config: GlueConfig, device: torch.device | str | None = None, store
     """§4.2: uniform, task size, Exp3.S and π^C (one improvement step from the first uniform run; fitted for
     each λ in ``glue_lambdas``, each run once with the first seed, the best on dev then run with all seeds).
 
-    ``encoder_factory()`` → (encoder, hidden size) and ``tokenizer`` default to BERT from ``config.glue_model``
-    via transformers; tests pass small stand-ins. Scores: GLUE dev (MNLI matched), Table 1's task score.
+    ``encoder_factory`` and ``tokenizer``: see :class:`GlueTraining`. Scores: GLUE dev (MNLI matched), Table 1's
+    task score.
     """
-    from mtlnotes.data.glue import GLUE_TASKS, glue_score, load_glue
-
     store = store or CheckpointStore(None)
-    device = torch.device(device or "cpu")
-    if encoder_factory is None or tokenizer is None:
-        from transformers import AutoModel, AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(config.glue_model, local_files_only=True)
-
-        def encoder_factory():
-            enc = AutoModel.from_pretrained(config.glue_model, local_files_only=True)
-            return enc, enc.config.hidden_size
-    specs = [GLUE_TASKS[t] for t in tasks]
-    data = {split: [load_glue(t, split, root) for t in tasks] for split in ("train", "dev")}
-
-    def encode(ex, idx):
-        a = [ex.text_a[i] for i in idx]
-        b = None if ex.text_b is None else [ex.text_b[i] for i in idx]
-        enc = tokenizer(a, b, truncation=True, max_length=config.glue_max_length, padding=True,
-                        return_tensors="pt")
-        return {k: v.to(device) for k, v in enc.items()}
-
-    regression = [s.is_regression for s in specs]
-    sizes = [len(d) for d in data["train"]]
+    setup = GlueTraining(config, tasks, device, root, encoder_factory, tokenizer)
+    sizes = setup.sizes
 
     def one_run(method: str, seed: int, pi_c=None) -> dict:
-        seed_everything(seed)
-        enc, hidden = encoder_factory()
-        model = GlueMultiTaskModel(enc, hidden, [s.n_labels for s in specs]).to(device)
-        opt = torch.optim.AdamW(model.parameters(), lr=config.glue_lr)
-        policy = {"uniform": lambda: UniformPolicy(len(tasks)), "task_size": lambda: TaskSizePolicy(sizes),
-                  "exp3s": lambda: Exp3SPolicy(len(tasks), config.eta, config.eps),
-                  "counterfactual": lambda: FixedPolicy(pi_c, name="counterfactual")}[method]()
-
-        def batch_fn(k, idx):
-            ex = data["train"][k]
-            y = torch.as_tensor(ex.labels[idx.numpy()]).to(device)
-            return encode(ex, idx.tolist()), y
-
-        def evaluate() -> list[float]:
-            model.eval()
-            scores = []
-            with torch.no_grad():
-                for k, ex in enumerate(data["dev"]):
-                    outs = [model(encode(ex, list(range(i, min(i + 64, len(ex))))), k).cpu()
-                            for i in range(0, len(ex), 64)]
-                    out = torch.cat(outs)
-                    pred = out.squeeze(-1).numpy() if regression[k] else out.argmax(1).numpy()
-                    scores.append(glue_score(tasks[k], pred, ex.labels))
-            return scores
-
-        res = train_with_policy(model, opt, policy, batch_fn, glue_loss(regression), sizes, config.glue_steps,
-                                config.glue_batch_size, seed, evaluate, config.glue_eval_every,
-                                desc=f"GLUE {method} seed {seed}")
-        final = res.evals[-1][1]
-        return {"final": dict(zip(tasks, final)), "average": float(np.mean(final)), "counts": res.counts.tolist(),
-                "eval_steps": [s for s, _ in res.evals], "eval_average": [float(np.mean(a)) for _, a in res.evals],
-                "log": {"actions": res.log.actions.tolist(), "behavior_probs": res.log.behavior_probs.tolist(),
-                        "rewards": res.log.rewards.tolist()}}
+        return setup.train(method, seed, pi_c)[0]
 
     runs: dict[str, list[dict]] = {m: [] for m in METHODS}
     for method in ("uniform", "task_size", "exp3s"):
