@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 import pytest
@@ -116,23 +115,37 @@ def test_training_learns_and_is_deterministic():
     assert extract_features(net, x).shape == (96, 32)
 
 
-def test_training_resumes_from_saved_state():
+def test_training_resumes_from_saved_state(tmp_path):
+    """Interrupted after its first epoch (the store's second save raises), a run resumed from the checkpoint with
+    a fresh model ends exactly where an uninterrupted one does: weights, optimiser, schedule and generator."""
+    from mtlnotes.checkpoint import CheckpointStore
+
+    class Interrupt(Exception):
+        pass
+
+    class StopAfterOne(CheckpointStore):
+        saves = 0
+
+        def save_state(self, key, state):
+            if self.saves == 1:
+                raise Interrupt
+            self.saves += 1
+            super().save_state(key, state)
+
     x, y = _toy(48)
-    settings = TrainSettings(epochs=3, batch_size=16, lr=1e-2)
+    settings = TrainSettings(epochs=3, batch_size=16, lr=1e-2, augment=True)
     torch.manual_seed(0)
     full = MMFNet(SmallFiveStageCNN(), 4)
     hist_full = train_mmf(full, x, y, [], [], settings, seed=1)
-    saved = []
     torch.manual_seed(0)
     part = MMFNet(SmallFiveStageCNN(), 4)
-    train_mmf(part, x, y, [], [], TrainSettings(epochs=3, batch_size=16, lr=1e-2), seed=1,
-              save_state=lambda st: saved.append(copy.deepcopy(st)))
-    state_after_1 = saved[0]
-    torch.manual_seed(123)  # a different fresh model: everything must come from the state
+    with pytest.raises(Interrupt):
+        train_mmf(part, x, y, [], [], settings, seed=1, checkpoint=StopAfterOne(tmp_path), key="k")
+    torch.manual_seed(123)  # a different fresh model: everything must come from the checkpoint
     resumed = MMFNet(SmallFiveStageCNN(), 4)
-    hist = train_mmf(resumed, x, y, [], [], settings, seed=1, state=state_after_1)
-    assert hist == pytest.approx(hist_full, rel=1e-6)
-    assert torch.allclose(resumed.predict_logits(x), full.predict_logits(x), atol=1e-5)
+    hist = train_mmf(resumed, x, y, [], [], settings, seed=1, checkpoint=CheckpointStore(tmp_path), key="k")
+    assert hist == hist_full
+    assert torch.equal(resumed.predict_logits(x), full.predict_logits(x))
 
 
 def _blobs(seed=0):

@@ -84,8 +84,7 @@ class BackboneRunner:
         sup = [s.super_labels(self.task.y_train) for s in structures]
         with Stopwatch() as sw:
             train_mmf(model, self.task.x_train, self.task.y_train, sup, lambdas, self.settings, seed, self.device,
-                      save_state=lambda st: self.store.save_state(key + "-partial", st),
-                      state=self.store.load_state(key + "-partial"))
+                      checkpoint=self.store, key=key + "-partial")
         self.train_seconds += sw.seconds
         self.store.save_state(key + "-final", {"model": model.state_dict()})
         return model

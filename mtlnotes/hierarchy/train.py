@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from mtlnotes.checkpoint import CheckpointStore
 from mtlnotes.data.augment import random_crop_flip
+from mtlnotes.fit import fit
 from mtlnotes.hierarchy.model import MMFNet, mmf_loss
 from mtlnotes.repro import torch_generator
-from mtlnotes.training import minibatches, predict, progress
+from mtlnotes.training import minibatches, predict
 
 __all__ = ["TrainSettings", "train_mmf", "predict_classes", "extract_features", "augment_batch"]
 
@@ -49,11 +51,13 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> 
 
 def train_mmf(model: MMFNet, x: torch.Tensor, y: torch.Tensor, super_ys: Sequence[torch.Tensor],
               lambdas: Sequence[float], settings: TrainSettings, seed: int, device: torch.device | str = "cpu",
-              save_state: Callable[[dict], None] | None = None, state: dict | None = None) -> list[float]:
-    """Minimise Eq. 7 over (x (N, C, H, W), y (N,), super_ys[m] (N,)) and return the mean loss of each epoch.
+              checkpoint: CheckpointStore | None = None, key: str = "mmf") -> list[float]:
+    """Minimise Eq. 7 over (x (N, C, H, W), y (N,), super_ys[m] (N,)) on :func:`mtlnotes.fit.fit` and return the
+    mean loss of each epoch (weighted by batch size). The last epoch is kept (no model selection).
 
-    Batches are drawn with a generator seeded by ``seed``. ``save_state(dict)`` is called after each epoch
-    with model/optimiser/epoch state; passing such a ``state`` back resumes from it.
+    Batches (and the augmentation) are drawn with a generator seeded by ``seed``. With ``checkpoint`` the run is
+    saved under ``key`` after every epoch (model, optimiser, the per-step learning-rate schedule, the generator)
+    and a rerun resumes where it stopped.
     """
     if len(super_ys) != len(model.mscbs) or len(lambdas) != len(model.mscbs):
         raise ValueError(f"model has {len(model.mscbs)} superclass branches but got {len(super_ys)} superclass "
@@ -73,34 +77,36 @@ def train_mmf(model: MMFNet, x: torch.Tensor, y: torch.Tensor, super_ys: Sequenc
         opt, (lambda s: 0.5 * (1 + math.cos(math.pi * s / total))) if settings.cosine else (lambda s: 1.0))
     gen = torch_generator(seed)
     history: list[float] = []
-    start_epoch = 0
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        gen.set_state(state["generator"])
-        history = list(state["history"])
-        start_epoch = int(state["epoch"])
-    for _ in progress(range(start_epoch, settings.epochs), desc="epochs", initial=start_epoch,
-                      total=settings.epochs):
-        model.train()
-        total_loss, n_seen = 0.0, 0
-        for idx in minibatches(x.shape[0], settings.batch_size, gen):
-            xb = _as_float(x[idx]).to(device)
-            if settings.augment:
-                xb = augment_batch(xb.cpu(), gen).to(device)
-            ccb, sup = model(xb)
-            loss = mmf_loss(ccb, sup, y[idx].to(device), [s[idx].to(device) for s in super_ys], lambdas)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total_loss += loss.item() * len(idx)
-            n_seen += len(idx)
-        history.append(total_loss / n_seen)
-        if save_state is not None:
-            save_state({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                        "generator": gen.get_state(), "history": history, "epoch": len(history)})
+    epoch_loss = {"sum": 0.0, "seen": 0}
+
+    def step(idx: torch.Tensor) -> None:
+        xb = _as_float(x[idx]).to(device)
+        if settings.augment:
+            xb = augment_batch(xb.cpu(), gen).to(device)
+        ccb, sup = model(xb)
+        loss = mmf_loss(ccb, sup, y[idx].to(device), [s[idx].to(device) for s in super_ys], lambdas)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()  # the cosine schedule moves every step
+        epoch_loss["sum"] += loss.item() * len(idx)
+        epoch_loss["seen"] += len(idx)
+
+    def end_epoch(epoch: int, record: dict) -> None:
+        history.append(epoch_loss["sum"] / epoch_loss["seen"])
+        epoch_loss.update(sum=0.0, seen=0)
+
+    def get_state() -> dict:
+        return {"scheduler": sched.state_dict(), "generator": gen.get_state(), "history": list(history)}
+
+    def set_state(saved: dict) -> None:
+        sched.load_state_dict(saved["scheduler"])
+        gen.set_state(saved["generator"])
+        history[:] = saved["history"]
+
+    # the generator draws each epoch's permutation and the augmentation in turn, so it is saved, not replayed
+    fit(model, opt, step, lambda epoch: minibatches(x.shape[0], settings.batch_size, gen), settings.epochs,
+        checkpoint=checkpoint, key=key, on_epoch_end=end_epoch, extra_state=(get_state, set_state))
     return history
 
 
