@@ -78,7 +78,8 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer | None, step: Callabl
         scheduler: Any | None = None, checkpoint: CheckpointStore | None = None, key: str = "fit",
         restore_best: bool = True, threads: int | None = None, desc: str = "epochs",
         on_epoch_end: Callable[[int, dict], None] | None = None,
-        extra_state: tuple[Callable[[], Any], Callable[[Any], None]] | None = None) -> FitResult:
+        extra_state: tuple[Callable[[], Any], Callable[[Any], None]] | None = None,
+        stop: Callable[[FitResult], bool] | None = None) -> FitResult:
     """Train ``model`` for ``epochs`` epochs and keep the epoch with the best validation score.
 
     Parameters
@@ -109,6 +110,9 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer | None, step: Callabl
     extra_state:
         ``(get, set)`` for training state the loop does not own (a second network, random generators, an
         agent): ``get()`` is saved with every checkpoint and ``set(saved)`` is called on resume.
+    stop:
+        ``stop(result)`` is asked before each epoch; True ends training early (e.g. a time budget on
+        ``result.train_seconds``).
     """
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
@@ -133,6 +137,8 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer | None, step: Callabl
             extra_state[1](saved["extra"])
 
     for epoch in progress(range(start_epoch, epochs), desc=desc, initial=start_epoch, total=epochs):
+        if stop is not None and stop(result):
+            break
         model.train()
         losses = []
         t0 = time.perf_counter()

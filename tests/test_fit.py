@@ -82,3 +82,10 @@ def test_negative_epochs_and_nan_scores_are_refused():
         fit(*_problem()[:4], epochs=-1)
     with pytest.raises(FloatingPointError, match="NaN"):
         fit(*_problem()[:4], epochs=1, evaluate=lambda: float("nan"))
+
+
+def test_stop_ends_training_before_the_next_epoch():
+    model, opt, step, batches, val_loss = _problem()
+    result = fit(model, opt, step, batches, epochs=5, evaluate=val_loss, stop=lambda r: len(r.history) >= 2)
+    assert len(result.history) == 2
+    assert fit(*_problem()[:4], epochs=3, stop=lambda r: True).history == []

@@ -19,13 +19,14 @@ import torch
 
 from mtlnotes.checkpoint import CheckpointStore
 from mtlnotes.data import TaskData
+from mtlnotes.fit import fit
 from mtlnotes.repro import seed_everything, torch_generator
 from mtlnotes.routing.agents import WPLRouter
 from mtlnotes.routing.builders import RouterSettings, build_network
 from mtlnotes.routing.data import class_count
 from mtlnotes.routing.network import RoutingNetwork, predict_tasks, train_step
 from mtlnotes.routing.rewards import CollaborationReward
-from mtlnotes.training import minibatches, progress
+from mtlnotes.training import minibatches
 
 __all__ = ["TrainingConfig", "train_architecture", "MAX_POLICY_SNAPSHOTS", "thin_snapshots", "step_cost"]
 
@@ -115,38 +116,38 @@ def train_architecture(name: str, train: TaskData, test: TaskData, config: Train
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=config.lr_step_epochs, gamma=0.1)
     collab = CollaborationReward(net.fc.n_actions, config.rho) if isinstance(net, RoutingNetwork) else None
     gen = torch_generator(seed)
-    key = f"{name}-seed{seed}"
-    curve, per_task, seconds, start_epoch = [], [], 0.0, 0
-    saved = store.load_state(key) if store is not None else None
-    if saved is not None:
-        net.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["opt"])
-        sched.load_state_dict(saved["sched"])
+    curve: list[float] = []
+    per_task: list[list[float]] = []
+
+    def step(idx: torch.Tensor) -> None:
+        train_step(net, opt, train.x[idx].to(device), train.y[idx].to(device), train.task[idx].to(device),
+                   collab, config.gamma, gen)
+
+    def evaluate() -> float:  # recorded every epoch (Figures 4–8); no model selection
+        logits, _ = predict_tasks(net, test.x, test.task, device=device)
+        correct = (logits.argmax(1) == test.y).float()
+        curve.append(float(correct.mean()))
+        per_task.append([float(correct[test.task == t].mean()) for t in range(n_tasks)])
+        return curve[-1]
+
+    def get_state() -> dict:
+        return {"router": _router_state(net), "collab": None if collab is None else (collab.sums, collab.count),
+                "gen": gen.get_state(), "torch_rng": torch.get_rng_state(), "curve": curve, "per_task": per_task}
+
+    def set_state(saved: dict) -> None:
         _load_router_state(net, saved["router"])
         if collab is not None:
             collab.sums, collab.count = saved["collab"]
         gen.set_state(saved["gen"])
         torch.set_rng_state(saved["torch_rng"])
-        curve, per_task, seconds, start_epoch = saved["curve"], saved["per_task"], saved["seconds"], saved["epoch"]
-    for epoch in progress(range(start_epoch, config.epochs), desc=name):
-        if config.time_budget_s is not None and seconds >= config.time_budget_s:
-            break
-        t0 = time.perf_counter()
-        for idx in minibatches(len(train), config.batch_size, gen):
-            train_step(net, opt, train.x[idx].to(device), train.y[idx].to(device), train.task[idx].to(device),
-                       collab, config.gamma, gen)
-        sched.step()
-        seconds += time.perf_counter() - t0
-        logits, _ = predict_tasks(net, test.x, test.task, device=device)
-        correct = (logits.argmax(1) == test.y).float()
-        curve.append(float(correct.mean()))
-        per_task.append([float(correct[test.task == t].mean()) for t in range(n_tasks)])
-        if store is not None:
-            store.save_state(key, {"model": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                                   "router": _router_state(net), "collab": None if collab is None else
-                                   (collab.sums, collab.count), "gen": gen.get_state(),
-                                   "torch_rng": torch.get_rng_state(), "curve": curve, "per_task": per_task,
-                                   "seconds": seconds, "epoch": epoch + 1})
+        curve[:], per_task[:] = saved["curve"], saved["per_task"]
+
+    budget = config.time_budget_s
+    result = fit(net, opt, step, lambda epoch: minibatches(len(train), config.batch_size, gen), config.epochs,
+                 evaluate=evaluate, scheduler=sched, checkpoint=store, key=f"{name}-seed{seed}", restore_best=False,
+                 desc=name, extra_state=(get_state, set_state),
+                 stop=None if budget is None else lambda r: r.train_seconds >= budget)
+    seconds = result.train_seconds
     out = {"architecture": name, "seed": seed, "test_accuracy": curve, "per_task_accuracy": per_task,
            "epochs_run": len(curve), "train_seconds": seconds}
     if isinstance(net, RoutingNetwork):
