@@ -19,8 +19,9 @@ from mtlnotes.scheduling.suite import SuiteConfig
 
 @pytest.mark.parametrize("protocol", [BanditStudyConfig, SuiteConfig, GlueConfig])
 def test_the_chapter_config_has_every_setting_the_scheduling_runners_read(protocol):
-    """Each runner's protocol lists every ``config.x`` its module reads, and the chapter's Config has them all."""
-    wanted = {name for name, value in vars(protocol).items() if isinstance(value, property)}
+    """Each runner's protocol (with the properties it inherits) lists every ``config.x`` its module reads, and the
+    chapter's Config has them all."""
+    wanted = {name for cls in protocol.__mro__ for name, value in vars(cls).items() if isinstance(value, property)}
     read = set(re.findall(r"(?<![.\w])config\.(\w+)", inspect.getsource(sys.modules[protocol.__module__])))
     assert read and read <= wanted <= {f.name for f in dataclasses.fields(chapter.Config)}
 

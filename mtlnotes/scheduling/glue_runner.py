@@ -27,7 +27,7 @@ from mtlnotes.data.cache import DataError, fetch
 from mtlnotes.models.task_indexed import GlueMultiTaskModel
 from mtlnotes.repro import seed_everything
 from mtlnotes.scheduling.counterfactual import TaskLog, fit_counterfactual_policy
-from mtlnotes.scheduling.policies import Exp3SPolicy, FixedPolicy, TaskSizePolicy, UniformPolicy
+from mtlnotes.scheduling.policies import Exp3SPolicy, FixedPolicy, PolicyRunConfig, TaskSizePolicy, UniformPolicy
 from mtlnotes.scheduling.suite import METHODS
 from mtlnotes.scheduling.trainer import train_with_policy
 
@@ -35,15 +35,9 @@ __all__ = ["GlueConfig", "GlueRequirementError", "GLUE_ORDER", "check_glue_requi
            "run_glue"]
 
 
-class GlueConfig(Protocol):
+class GlueConfig(PolicyRunConfig, Protocol):
     """The settings the GLUE runs read (the task selection chapter's ``Config`` has them all)."""
 
-    @property
-    def seeds(self) -> tuple[int, ...]: ...
-    @property
-    def eta(self) -> float: ...                                # Exp3.S
-    @property
-    def eps(self) -> float: ...
     @property
     def glue_model(self) -> str: ...                           # a local path or a name transformers can load
     @property

@@ -14,11 +14,12 @@ the bandit's oracle) and :class:`SoftmaxPolicy` (Eq. 12, the form of the counter
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
-__all__ = ["TaskPolicy", "FixedPolicy", "UniformPolicy", "TaskSizePolicy", "SoftmaxPolicy", "Exp3SPolicy",
-           "softmax"]
+__all__ = ["PolicyRunConfig", "TaskPolicy", "FixedPolicy", "UniformPolicy", "TaskSizePolicy", "SoftmaxPolicy",
+           "Exp3SPolicy", "softmax"]
 
 
 def softmax(omega: np.ndarray) -> np.ndarray:
@@ -149,3 +150,14 @@ class Exp3SPolicy(TaskPolicy):
         others = (e.sum() - e) / (n - 1)                          # mean over j ≠ k
         self.omega = m + np.log((1.0 - alpha) * e + alpha * others)
         self.t += 1
+
+
+class PolicyRunConfig(Protocol):
+    """The settings every multi-seed policy comparison reads (the suite's and GLUE's configs extend it)."""
+
+    @property
+    def seeds(self) -> tuple[int, ...]: ...
+    @property
+    def eta(self) -> float: ...                                # Exp3.S
+    @property
+    def eps(self) -> float: ...

@@ -24,7 +24,8 @@ from mtlnotes.checkpoint import CheckpointStore
 from mtlnotes.models.task_indexed import SharedTrunkMLP
 from mtlnotes.repro import seed_everything
 from mtlnotes.scheduling.counterfactual import TaskLog, fit_counterfactual_policy
-from mtlnotes.scheduling.policies import Exp3SPolicy, FixedPolicy, TaskPolicy, TaskSizePolicy, UniformPolicy
+from mtlnotes.scheduling.policies import (Exp3SPolicy, FixedPolicy, PolicyRunConfig, TaskPolicy, TaskSizePolicy,
+                                         UniformPolicy)
 from mtlnotes.scheduling.trainer import train_with_policy
 from mtlnotes.training import Stopwatch, predict
 
@@ -37,15 +38,9 @@ __all__ = ["METHODS", "SuiteConfig", "suite_policy", "torch_threads", "suite_run
 METHODS = ("uniform", "task_size", "exp3s", "counterfactual")
 
 
-class SuiteConfig(Protocol):
+class SuiteConfig(PolicyRunConfig, Protocol):
     """The settings the suite runs read (the task selection chapter's ``Config`` has them all)."""
 
-    @property
-    def seeds(self) -> tuple[int, ...]: ...
-    @property
-    def eta(self) -> float: ...                                # Exp3.S
-    @property
-    def eps(self) -> float: ...
     @property
     def suite_steps(self) -> int: ...
     @property
