@@ -67,7 +67,8 @@ CHAPTERS: dict[str, ChapterInfo] = {
         "human labels, MAXL's label network (second-order meta update), RL-AUX's PPO labelling agent, and their "
         "weight-aware variants (Eq. 7). Test accuracy at the best validation epoch.",
         {"quick": "Fashion-MNIST coarse/fine labels, small CNN, minutes on a CPU.",
-         "extended": "The same task with more data, epochs and seeds, plus the lambda ablation (about 20 CPU min).",
+         "extended": "The same task with more data, epochs and seeds, plus the lambda ablation on RL-AUX "
+                     "(about 45 CPU min on one thread).",
          "paper": "CIFAR-100 (20 superclasses), VGG16, Appendix B's settings (needs the data; GPU).",
          "paper-cifar10": "CIFAR-10, 80 epochs (needs the data; GPU).",
          "paper-svhn": "SVHN, 125 epochs (needs the data; GPU)."},
@@ -86,7 +87,7 @@ CHAPTERS: dict[str, ChapterInfo] = {
         "affinity structure H_A (Eqs. 1-2 and spectral clustering) to a shared backbone (Tables 2-3), with the "
         "stage, lambda and cluster-count ablations.",
         {"quick": "Fashion-MNIST, a small five-stage CNN, 3 seeds (CPU).",
-         "full": "All of Fashion-MNIST, 8 epochs, 3 seeds; ablations on one seed (about 1.5 CPU-hours).",
+         "full": "All of Fashion-MNIST, 8 epochs, 3 seeds; ablations on one seed (about 1.1 CPU-hours).",
          "paper": "CIFAR-100 (20 semantic, 30 affinity superclasses), VGG16 and ResNet50 (needs the data; GPU).",
          "paper-cars": "Cars196 with Type and Make structures, 224 px images (needs the data; GPU)."},
     ),
