@@ -253,6 +253,9 @@ def test_soft_routing_attention_is_a_per_task_softmax_over_the_blocks_that_sees_
     a = sr.attention(0, v.repeat(2, 1), torch.tensor([0, 0, 1, 1]))
     torch.testing.assert_close(a.sum(1), torch.ones(4))
     assert not torch.allclose(a[0], a[2]) and not torch.allclose(a[0], a[1])
+    sr(v, torch.tensor([0, 1])).sum().backward()  # the attention MLPs learn with the blocks
+    assert all(float(w.grad.abs().sum()) > 0 for w in (*sr.w1, *sr.w2))
+    sr.zero_grad()
     with torch.no_grad():
         for layer in range(3):  # attention fixed on block 1 at every depth, for every task
             sr.w2[layer].zero_()

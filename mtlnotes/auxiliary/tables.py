@@ -8,10 +8,11 @@ import numpy as np
 from mtlnotes.auxiliary.weights import N_WEIGHT_BINS
 from mtlnotes.stats import compare, mean_interval
 
-__all__ = ["profile_rows", "policy_rows"]
+__all__ = ["runs_by_seed", "profile_rows", "policy_rows"]
 
 
-def _by_seed(runs: list[dict], method: str) -> dict[int, dict]:
+def runs_by_seed(runs: list[dict], method: str) -> dict[int, dict]:
+    """``method``'s runs keyed by seed (what paired comparisons over seeds line up on)."""
     return {r["seed"]: r for r in runs if r["method"] == method}
 
 
@@ -23,9 +24,9 @@ def profile_rows(docs: dict[str, dict], baseline: str = "single") -> list[dict]:
     rows = []
     for profile, doc in docs.items():
         res, cfg = doc["results"], doc["config"]
-        base = _by_seed(res["runs"], baseline)
+        base = runs_by_seed(res["runs"], baseline)
         for method in cfg["methods"]:
-            runs = _by_seed(res["runs"], method)
+            runs = runs_by_seed(res["runs"], method)
             if not runs:
                 continue
             acc = [100 * r["test_acc"] for r in runs.values()]

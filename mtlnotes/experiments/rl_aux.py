@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from mtlnotes.auxiliary.methods import METHODS, TaskSplit, train_method
+from mtlnotes.auxiliary.tables import runs_by_seed
 from mtlnotes.checkpoint import CheckpointStore
 from mtlnotes.data import split_indices
 from mtlnotes.data.coarse_fine import load_coarse_fine
@@ -228,13 +229,11 @@ def claims(results: dict, config: Config) -> list[Claim]:
     paper = PAPER_CIFAR100_20
     out = []
 
-    def by_seed(method: str) -> dict[int, float]:
-        return {r["seed"]: 100 * r["test_acc"] for r in results.get("runs", []) if r["method"] == method}
-
     def rel(a: str, b: str, text: str, source: str, margin: float | None = None) -> None:
         if a not in s or b not in s:
             return
-        pa, pb = by_seed(a), by_seed(b)
+        pa, pb = ({k: 100 * r["test_acc"] for k, r in runs_by_seed(results.get("runs", []), m).items()}
+                  for m in (a, b))
         seeds = sorted(set(pa) & set(pb))
         if not seeds:
             return
