@@ -53,3 +53,45 @@ def test_update_directions_pass_method_kwargs_cagrad_without_conflict_term_is_th
 def test_update_directions_rejects_unknown_methods():
     with pytest.raises(ValueError, match="unknown method 'Adam'"):
         update_directions(torch.eye(2), ("Adam",))
+
+
+def _one_start_by_hand(name: str, start, steps: int, lr: float) -> list[float]:
+    """The toy from one start, written out plainly: the method's update from the per-task gradients (or the
+    gradient of its combined loss), clipped to its max norm, then Adam."""
+    from mtlnotes.gradients import per_task_gradients
+
+    x = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    method = make_method(name, 2, seed=0)
+    opt = torch.optim.Adam([{"params": [x], "lr": lr}, {"params": method.parameters(), "lr": lr}])
+    for _ in range(steps):
+        opt.zero_grad()
+        f = toy_losses(x)
+        if isinstance(method, LossWeighting):
+            method.combine(f).backward()
+        else:
+            g = per_task_gradients(f, [x], engine="reference", retain_graph=False)
+            x.grad = method.aggregate(g, f.detach()).direction.detach().clone()
+            if method.clip_norm() is not None and float(x.grad.norm()) > method.clip_norm():
+                x.grad.mul_(method.clip_norm() / float(x.grad.norm()))
+        opt.step()
+    return x.detach().tolist()
+
+
+@pytest.mark.parametrize("name", ["UW", "RLW", "PCGrad", "Nash-MTL"])
+def test_run_toy_runs_the_five_starts_at_once_exactly_as_five_separate_runs(name):
+    # the starts share one (5, 2) parameter, one backward per task and one Adam step, but each keeps its own method
+    # instance (UW: its own log-variances; RLW, PCGrad: their own random draws; Nash-MTL: its own warm start)
+    out = run_toy((name,), steps=30, lr=0.05, record_every=30)[name]
+    for start, run in zip(TOY_STARTS, out):
+        assert run["final_x"] == _one_start_by_hand(name, start, 30, 0.05)
+
+
+def test_run_toy_stops_only_the_start_whose_method_fails():
+    # SI takes log of the losses: it fails at starts where a loss is <= 0 (the origin: both losses are 0) and
+    # stops there, before any step, while the other starts run on
+    out = run_toy(("SI",), steps=5, lr=0.05, record_every=1)["SI"]
+    at_origin = out[TOY_STARTS.index((0.0, 0.0))]
+    assert at_origin["stopped"].startswith("step 0: ValueError") and at_origin["final_x"] == [0.0, 0.0]
+    assert at_origin["trajectory"] == [[0.0, 0.0]]
+    others = [r for r in out if r["start"] != [0.0, 0.0]]
+    assert any(r["stopped"] is None and len(r["trajectory"]) == 6 for r in others)
