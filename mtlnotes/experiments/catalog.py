@@ -79,7 +79,7 @@ CHAPTERS: dict[str, ChapterInfo] = {
         "two-objective toy (Section 6.1, Fig. 1), on MultiMNIST with a MultiLeNet trunk (delta-m% and mean rank), "
         "and in the paper profile on QM9 (Table 2) and NYUv2 (Table 3).",
         {"quick": "The toy from five starts and MultiMNIST, small, 3 seeds (CPU).",
-         "full": "The toy at 35,000 Adam steps and all of MultiMNIST, 6 epochs, 3 seeds (CPU, about 2.5 CPU-hours).",
+         "full": "The toy at 35,000 Adam steps and all of MultiMNIST, 6 epochs, 3 seeds (CPU, about 1.7 CPU-hours).",
          "paper": "Toy, MultiMNIST, QM9 and NYUv2 at the paper's settings (needs QM9 and NYUv2; GPU)."},
     ),
     "mmf": ChapterInfo(

@@ -123,10 +123,10 @@ class Config:
 
 QUICK = Config(profile="quick", seeds=(0, 1, 2), toy_steps=600, toy_lr=5e-2, toy_record_every=10,
                mm_train=1200, mm_val=400, mm_test=1000, mm_epochs=3, mm_batch=100, mm_lr=2e-3)
-# The full profile: the toy at the official script's schedule (Adam, lr 1e-3, 35,000 steps) and MultiMNIST at full size
-# (54,000 / 6,000 / 10,000 images, batch 256, Adam 1e-3), 3 seeds. Six epochs instead of the 50 of the paper profile,
-# to fit about 2.5 CPU-hours (measured: 11-17 s per epoch per method on one thread); the epoch of best validation
-# accuracy is tested. Per-task gradients by the layer-wise engine ("auto"), about 0.6x vmap's time at K = 2.
+# The full profile: the toy at the official script's schedule (Adam, lr 1e-3, 35,000 steps) and MultiMNIST at full
+# size (54,000 / 6,000 / 10,000 images, batch 256, Adam 1e-3), 3 seeds. Six epochs instead of the paper profile's 50,
+# to fit: it took 52 min on the two cores, about 1.7 CPU-hours (11-17 s per epoch per method); the epoch of best
+# validation accuracy is tested. Per-task gradients by the layer-wise engine ("auto"), about 0.6x vmap's time at K = 2.
 FULL = Config(profile="full", seeds=(0, 1, 2), mm_epochs=6, gradient_engine="auto")
 PAPER = Config(profile="paper", seeds=(0, 1, 2), datasets=("toy", "multimnist", "qm9", "nyuv2"))
 PROFILES = {"quick": QUICK, "full": FULL, "paper": PAPER}
