@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from mtlnotes.fairness.indicators import nondominated_mask  # noqa: E402
 from mtlnotes.stats import compare, mean_interval  # noqa: E402
 from mtlnotes.weighting.figures import toy_figure, toy_pareto_front  # noqa: E402
 from mtlnotes.weighting.tables import multimnist_profile_rows, toy_profile_rows  # noqa: E402
@@ -48,6 +49,7 @@ def test_the_toy_front_is_exactly_the_undominated_grid_points():
     dominated = np.array([np.any(np.all(f <= p, 1) & np.any(f < p, 1)) for p in f])
     front = toy_pareto_front(0.1, lim, n)
     assert sorted(map(tuple, front)) == sorted(map(tuple, f[~dominated]))
+    assert sorted(map(tuple, front)) == sorted(map(tuple, f[nondominated_mask(f)]))  # the fairness chapter's filter
 
 
 def test_toy_figure_draws_each_run_from_its_trajectory():

@@ -133,12 +133,11 @@ def _step_directions(methods: Sequence[LossWeighting | GradientAggregator], f: t
             x.grad = torch.zeros_like(x)
     else:
         # per-task gradients of every start at once: row s of ∂(Σ_s f_sk)/∂x is ∇f_k at start s
-        per_task = [torch.autograd.grad(f[:, k].sum(), x, retain_graph=k < f.shape[1] - 1)[0]
-                    for k in range(f.shape[1])]
+        per_task = per_task_gradients(f.sum(0), [x], engine="reference", retain_graph=False).view(-1, *x.shape)
         grad = torch.zeros_like(x)
         for s in active:
             method = methods[s]
-            g = torch.stack([p[s] for p in per_task])  # (K, 2)
+            g = per_task[:, s]  # (K, 2)
             reuse = method.reuse_weights()
             d = attempt(s, lambda: reuse.to(g.dtype) @ g if reuse is not None else
                         method.aggregate(g, f[s].detach()).direction.detach())
