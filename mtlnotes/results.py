@@ -26,7 +26,8 @@ import mtlnotes
 from mtlnotes.numerics import portable_numerics_active
 
 __all__ = ["Claim", "provenance", "to_jsonable", "write_results", "read_results", "load_claims",
-           "ledger_rows", "ledger_markdown", "repo_root", "results_dir", "find_results"]
+           "ledger_rows", "ledger_markdown", "repo_root", "results_dir", "find_results", "find_profiles",
+           "largest_profile"]
 
 SCHEMA_VERSION = 1
 
@@ -196,6 +197,26 @@ def find_results(chapter: str, profile: str, directory: str | os.PathLike | None
     """The results file ``<dir>/<chapter>-<profile>.json`` if it exists, else None (chapters say so plainly)."""
     path = Path(directory or results_dir()) / f"{chapter}-{profile}.json"
     return read_results(path) if path.exists() else None
+
+
+def find_profiles(chapter: str, profiles: Sequence[str], directory: str | os.PathLike | None = None) -> dict[str, dict]:
+    """The results files of ``chapter`` for those of ``profiles`` that have one, as {profile: file}, in the order
+    given (list profiles in increasing scale: the chapters judge claims at the last one)."""
+    found = {p: find_results(chapter, p, directory) for p in profiles}
+    return {p: doc for p, doc in found.items() if doc is not None}
+
+
+def largest_profile(docs: dict[str, dict]) -> tuple[str, dict, str]:
+    """(profile, results file, one line saying where it was computed) of the last, i.e. largest, profile of
+    :func:`find_profiles`'s ``docs``, where a chapter judges its claims."""
+    if not docs:
+        raise ValueError("no results file to judge the claims on: run the chapter's command line first")
+    profile = list(docs)[-1]
+    doc = docs[profile]
+    prov = doc["provenance"]
+    line = (f"claims judged at the largest profile with a results file: {profile} "
+            f"(commit {str(prov['git_commit'])[:10]}, {prov['device']}, seeds {doc['seeds']})")
+    return profile, doc, line
 
 
 def load_claims(directory: str | os.PathLike | None = None) -> list[tuple[dict, Claim]]:

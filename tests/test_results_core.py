@@ -12,7 +12,8 @@ import torch
 from mtlnotes.checkpoint import CheckpointStore
 from mtlnotes.experiments.cli import run_cli
 from mtlnotes.repro import choose_device, seed_everything, set_threads
-from mtlnotes.results import Claim, find_results, ledger_markdown, ledger_rows, read_results, write_results
+from mtlnotes.results import (Claim, find_profiles, find_results, largest_profile, ledger_markdown, ledger_rows,
+                              read_results, write_results)
 
 
 def _claims():
@@ -174,3 +175,19 @@ def test_thread_count_sets_the_count_inside_the_block_and_restores_it_even_on_er
     assert torch.get_num_threads() == 2
     with thread_count(None) as inside:  # no count given: leave it alone
         assert inside == 2
+
+
+def test_find_profiles_keeps_the_existing_files_in_the_given_order_and_the_last_is_where_claims_are_judged(tmp_path):
+    for profile, seeds in (("quick", [0]), ("full", [0, 1, 2])):
+        write_results(tmp_path / f"toy-{profile}.json", chapter="toy", profile=profile, config={"profile": profile},
+                      seeds=seeds, results={}, claims=[], wall_time_s=1.0)
+    docs = find_profiles("toy", ("quick", "full", "paper"), tmp_path)  # no paper file
+    assert list(docs) == ["quick", "full"]
+    assert list(find_profiles("toy", ("full", "quick"), tmp_path)) == ["full", "quick"]
+    profile, doc, line = largest_profile(docs)
+    assert (profile, doc["seeds"]) == ("full", [0, 1, 2])
+    commit = str(doc["provenance"]["git_commit"])[:10]
+    assert line == (f"claims judged at the largest profile with a results file: full (commit {commit}, "
+                    f"{doc['provenance']['device']}, seeds [0, 1, 2])")
+    with pytest.raises(ValueError, match="no results file"):
+        largest_profile({})
