@@ -36,6 +36,7 @@ class _Config:
     wpl_scaling: str = "algorithm3"
     record_every: int = 5
     time_budget_s: float | None = None
+    channels_last: bool = False
 
 
 def _tasks(n: int, seed: int) -> TaskData:
@@ -104,3 +105,22 @@ def test_train_architecture_resumes_after_each_epoch_and_stops_at_the_time_budge
     assert none["epochs_run"] == 0 and none["test_accuracy"] == []
     with pytest.raises(ValueError, match="optimizer must be 'sgd' or 'adam', got 'rmsprop'"):
         train_architecture("routing-all-fc", train, test, replace(_Config(), optimizer="rmsprop"), seed=1)
+
+
+@pytest.mark.parametrize("name", ["routing-all-fc", "cross-stitch-all-fc"])
+def test_channels_last_trunk_trains_the_same_model_in_the_other_memory_layout(name, tmp_path):
+    train, test = _tasks(64, 0), _tasks(40, 1)
+    stores = {cl: CheckpointStore(tmp_path / str(cl)) for cl in (False, True)}
+    # SGD (the paper's optimiser): Adam would blow the rounding noise in the gradient of the conv biases (zero
+    # in exact arithmetic: batch norm follows them) up to steps of its learning rate
+    config = replace(_Config(), optimizer="sgd", lr=0.1)
+    runs = {cl: train_architecture(name, train, test, replace(config, channels_last=cl), seed=3, store=stores[cl])
+            for cl in (False, True)}
+    assert runs[True]["test_accuracy"] == runs[False]["test_accuracy"]
+    models = {cl: stores[cl].load_state(f"{name}-seed3")["model"] for cl in (False, True)}
+    conv = [k for k, v in models[True].items() if v.dim() == 4]
+    assert conv and all(models[True][k].is_contiguous(memory_format=torch.channels_last) for k in conv)
+    assert not all(models[False][k].is_contiguous(memory_format=torch.channels_last) for k in conv)  # 1-channel
+    # first-layer weights are both layouts at once; the 32-channel ones are not
+    for k in models[False]:   # the same parameters up to float rounding after 2 epochs
+        assert torch.allclose(models[True][k].float(), models[False][k].float(), atol=1e-4), k
