@@ -29,6 +29,7 @@ from mtlnotes.data import TaskData
 from mtlnotes.experiments.cli import run_cli
 from mtlnotes.repro import make_deterministic, set_threads
 from mtlnotes.results import Claim
+from mtlnotes.stats import MIN_SEEDS, all_hold, compare
 from mtlnotes.routing import DEFAULT_SCALING
 from mtlnotes.routing.data import class_count, load_routing_data
 from mtlnotes.routing.training import MAX_POLICY_SNAPSHOTS, step_cost, thin_snapshots, train_architecture
@@ -195,12 +196,17 @@ def claims(results: dict, config: Config, *, timings: bool = False) -> list[Clai
     def acc(name):
         return round(100 * float(np.mean(final_accuracy(results, name))), 2) if name in have else None
 
-    def acc_at(name, epoch):  # mean over seeds of the test accuracy after ``epoch`` epochs
-        return round(100 * float(np.mean([u["test_accuracy"][epoch - 1] for u in results["units"].values()
-                                          if u["architecture"] == name])), 2)
+    def at(name, epoch):  # {seed: test accuracy (%) after ``epoch`` epochs}
+        return {u["seed"]: 100 * u["test_accuracy"][epoch - 1] for u in results["units"].values()
+                if u["architecture"] == name}
 
     def common_epoch(names):  # orderings compare architectures after the same number of epochs
         return min(u["epochs_run"] for u in results["units"].values() if u["architecture"] in names)
+
+    def paired(a, b, epoch):  # routing minus another architecture over their common seeds, in points
+        xa, xb = at(a, epoch), at(b, epoch)
+        seeds = sorted(set(xa) & set(xb))
+        return compare([xa[s] for s in seeds], [xb[s] for s in seeds])
 
     out = []
     if "majority_baseline" in results:
@@ -214,29 +220,39 @@ def claims(results: dict, config: Config, *, timings: bool = False) -> list[Clai
             out.append(Claim(CHAPTER, f"MNIST-MTL test accuracy of {name} after 100 epochs (%)", paper, ours,
                              None if epochs[name] < 100 else bool(abs(ours - paper) <= 1.5), config.profile,
                              source="Rosenbaum et al. (2018), Table 2 / Figure 8",
-                             note=f"{epochs[name]} epochs run; judged only after 100 epochs (±1.5 points)"))
+                             note=f"{epochs[name]} epochs run; judged only after 100 epochs (±1.5 points); mean "
+                                  f"over {len(final_accuracy(results, name))} seed(s)"))
+    seeds_note = (f"holds when the 95% paired t-interval over seeds lies above 0, does not hold when "
+                  f"below, inconclusive when it contains 0 or with fewer than {MIN_SEEDS} seeds")
     if {"routing-all-fc", "task-specific-all-fc", "cross-stitch-all-fc"} <= have:
         e = common_epoch({"routing-all-fc", "task-specific-all-fc", "cross-stitch-all-fc"})
-        r, ts, cs = (acc_at(n, e) for n in ("routing-all-fc", "task-specific-all-fc", "cross-stitch-all-fc"))
-        note = f"after {e} epochs, the fewest any of the three ran; holds = routing is better at all"
-        out.append(Claim(CHAPTER, "On MNIST-MTL routing-all-fc beats the nearest baseline (task-specific-all-fc) "
-                                  "by about 3 points (ours: routing minus task-specific-all-fc, points)",
-                         3.0, round(r - ts, 2), bool(r - ts > 0), config.profile, source="§4, Figure 8", note=note))
-        out.append(Claim(CHAPTER, "On MNIST-MTL routing-all-fc beats cross-stitch-all-fc by about 9 points "
-                                  "(ours: difference, points)", 9.0, round(r - cs, 2), bool(r - cs > 0),
-                         config.profile, source="§4, Figure 8", note=note))
+        for other, paper, what in (("task-specific-all-fc", 3.0, "beats the nearest baseline (task-specific-all-fc) "
+                                                                 "by about 3 points (ours: routing minus "
+                                                                 "task-specific-all-fc, points)"),
+                                   ("cross-stitch-all-fc", 9.0, "beats cross-stitch-all-fc by about 9 points (ours: "
+                                                                "difference, points)")):
+            iv = paired("routing-all-fc", other, e)
+            holds = iv.verdict("greater")
+            out.append(Claim(CHAPTER, "On MNIST-MTL routing-all-fc " + what, paper, round(iv.mean, 2), holds,
+                             config.profile, source="§4, Figure 8", inconclusive=holds is None,
+                             note=f"after {e} epochs, the fewest any of the three ran; {iv}; {seeds_note}"))
     for names, what, where in ((FIG4, "MARL:WPL (routing-all-fc) is the best of the RL algorithms of Figure 4",
                                 "§4, Figure 4 (on CIFAR-MTL in the paper; MNIST-MTL here)"),
                                (FIG5, "routing-all-fc (per-task WPL agents) is the best routing architecture of "
                                       "Figure 5", "§4, Figure 5 (on CIFAR-MTL in the paper; MNIST-MTL here)")):
         if set(names) <= have:
             e = common_epoch(set(names))
-            top = max(acc_at(n, e) for n in names)
-            best = [n for n in names if acc_at(n, e) == top]
+            mean = {n: float(np.mean(list(at(n, e).values()))) for n in names}
+            top = max(mean.values())
+            best = [n for n in names if mean[n] == top]
             ours = best[0] if len(best) == 1 else "tie: " + ", ".join(best)
-            out.append(Claim(CHAPTER, what + " (ours: the best one, or the tied ones)", "routing-all-fc", ours,
-                             best == ["routing-all-fc"], config.profile, source=where,
-                             note=f"after {e} epochs; holds only when routing-all-fc is strictly the best"))
+            holds = all_hold([paired("routing-all-fc", n, e).verdict("greater") for n in names
+                              if n != "routing-all-fc"])
+            out.append(Claim(CHAPTER, what + " (ours: the best one by mean accuracy, or the tied ones)",
+                             "routing-all-fc", ours, holds, config.profile, source=where,
+                             inconclusive=holds is None,
+                             note=f"after {e} epochs; holds when routing-all-fc beats each of the others "
+                                  f"({seeds_note})"))
     return out + cost
 
 

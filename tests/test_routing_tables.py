@@ -1,0 +1,33 @@
+"""Profile tables of the routing chapter (``routing.tables``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mtlnotes.routing.tables import accuracy_profile_rows
+
+
+def _doc(units: list[tuple[str, int, list[float]]], train: int) -> dict:
+    return {"results": {"sizes": {"train": train, "test": 10},
+                        "units": {f"{a}-seed{s}": {"architecture": a, "seed": s, "test_accuracy": acc,
+                                                   "epochs_run": len(acc)} for a, s, acc in units}}}
+
+
+def test_rows_give_seed_means_with_t_intervals_and_table2():
+    full = _doc([("routing-all-fc", 0, [0.9, 0.97]), ("routing-all-fc", 1, [0.9, 0.98]),
+                 ("routing-all-fc", 2, [0.99, 0.99]), ("cross-stitch-all-fc", 0, [0.9, 0.91, 0.92])], 100)
+    quick = _doc([("routing-all-fc", 0, [0.5, 0.6])], 4)
+    rows = accuracy_profile_rows({"quick": quick, "full": full}, {"routing-all-fc": 99})
+    assert [(r["profile"], r["architecture"]) for r in rows] == [
+        ("quick", "routing-all-fc"), ("full", "routing-all-fc"), ("full", "cross-stitch-all-fc")]
+    q, r, cs = rows
+    assert q["final test acc (%)"] == "60 (n=1)" and q["train samples"] == 4 and q["Table 2 (%)"] == 99
+    # 97, 98, 99: mean 98, sd 1, t(0.975, 2) = 4.303 -> half-width 4.303 / sqrt(3) = 2.48
+    assert r["final test acc (%)"] == "98 ± 2.5 (n=3)" and r["seeds"] == 3 and r["epochs"] == "2"
+    assert r["best epoch (%)"] == pytest.approx(98.0)
+    assert cs["epochs"] == "3" and cs["Table 2 (%)"] is None and cs["final test acc (%)"] == "92 (n=1)"
+
+
+def test_epochs_show_the_range_when_seeds_stopped_at_different_epochs():
+    doc = _doc([("task-specific-all-fc", 0, [0.9] * 19), ("task-specific-all-fc", 1, [0.9] * 34)], 100)
+    assert accuracy_profile_rows({"paper": doc})[0]["epochs"] == "19–34"
