@@ -10,7 +10,8 @@ from mtlnotes.routing.tables import accuracy_profile_rows
 def _doc(units: list[tuple[str, int, list[float]]], train: int) -> dict:
     return {"results": {"sizes": {"train": train, "test": 10},
                         "units": {f"{a}-seed{s}": {"architecture": a, "seed": s, "test_accuracy": acc,
-                                                   "epochs_run": len(acc)} for a, s, acc in units}}}
+                                                   "epochs_run": len(acc), "train_seconds": 900.0 * (s + 1)}
+                                  for a, s, acc in units}}}
 
 
 def test_rows_give_seed_means_with_t_intervals_and_table2():
@@ -26,6 +27,7 @@ def test_rows_give_seed_means_with_t_intervals_and_table2():
     assert r["final test acc (%)"] == "98 ± 2.5 (n=3)" and r["seeds"] == 3 and r["epochs"] == "2"
     assert r["best epoch (%)"] == pytest.approx(98.0)
     assert cs["epochs"] == "3" and cs["Table 2 (%)"] is None and cs["final test acc (%)"] == "92 (n=1)"
+    assert r["training (h)"] == 1.5 and cs["training (h)"] == 0.25   # (900 + 1800 + 2700) s; 900 s
 
 
 def test_epochs_show_the_range_when_seeds_stopped_at_different_epochs():

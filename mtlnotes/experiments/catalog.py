@@ -47,8 +47,8 @@ CHAPTERS: dict[str, ChapterInfo] = {
         "Figures 4, 5, 8), the WPL policies over time, the routing map and the cost of a step as tasks grow.",
         {"quick": "MNIST-MTL with 40 positives per task, 3 epochs, Adam, 1 seed (CPU).",
          "full": "The paper's MNIST-MTL (10,000 training samples per task), SGD 1e-2, the five architectures of "
-                 "Table 2, 3 seeds, the first 8 of the paper's 100 epochs; about 1.8 CPU-hours (checkpointed).",
-         "paper": "The paper's MNIST-MTL schedule (SGD, 100 epochs, 3 seeds; about 23 CPU-hours: a GPU run).",
+                 "Table 2, 3 seeds, the first 8 of the paper's 100 epochs; about 2.3 CPU-hours (checkpointed).",
+         "paper": "The paper's MNIST-MTL schedule (SGD, 100 epochs, 3 seeds; about 28 CPU-hours: a GPU run).",
          "paper-cifar": "CIFAR-MTL (needs the CIFAR-100 files; GPU).",
          "paper-min": "mini-ImageNet MTL (needs the mini-ImageNet files; GPU)."},
         {"--time-budget SECONDS": "stop each architecture after that much training time (epochs run are recorded)",

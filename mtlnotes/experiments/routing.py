@@ -98,7 +98,8 @@ PAPER = Config(profile="paper", seeds=(0, 1, 2))
 # task), its optimiser and learning rate (SGD 1e-2), the five architectures of Table 2 and Figure 8, 3 seeds, but
 # only the first 8 of its 100 epochs (the step of the learning rate at epoch 20 is not reached). Measured on this
 # CPU, one thread, channels-last trunk: 47–66 ms per step of 100 samples, 1,000 steps per epoch, so 8 epochs × 5
-# architectures × 3 seeds ≈ 1.8 CPU-hours; 100 epochs would be ≈ 23 CPU-hours (the paper profile: a GPU run).
+# architectures × 3 seeds ≈ 1.8 CPU-hours estimated; the committed run took 2.25 CPU-hours of training (72 min
+# wall on two single-thread processes). 100 epochs would be ≈ 28 CPU-hours (the paper profile: a GPU run).
 # In the paper profile's CPU run (one seed, stopped after 19–38 epochs) the three architectures it trained were
 # within 0.2 points of their final accuracy after 8 epochs. The routers' learning rates stay those of the paper
 # profile (not stated in the paper; not tuned).

@@ -11,8 +11,8 @@ __all__ = ["accuracy_profile_rows"]
 def accuracy_profile_rows(docs: dict[str, dict], table2: dict[str, float] | None = None) -> list[dict]:
     """One row per (profile, architecture): training samples, seeds, epochs run (the fewest and the most over
     seeds), the test accuracy (%) after the last epoch run as a mean with its 95% t-interval over seeds (just the
-    value for one seed), the best epoch's accuracy averaged over seeds, and Table 2's number (after 100 epochs)
-    where ``table2`` has the architecture. ``docs``: profile -> results file as read by
+    value for one seed), the best epoch's accuracy averaged over seeds, Table 2's number (after 100 epochs)
+    where ``table2`` has the architecture, and the training time of all its seeds in hours (one thread each). ``docs``: profile -> results file as read by
     :func:`~mtlnotes.results.read_results`, in increasing scale; architectures in the order the file lists them."""
     rows = []
     for profile, doc in docs.items():
@@ -28,5 +28,6 @@ def accuracy_profile_rows(docs: dict[str, dict], table2: dict[str, float] | None
                          "seeds": len(units),
                          "epochs": str(epochs[0]) if epochs[0] == epochs[-1] else f"{epochs[0]}–{epochs[-1]}",
                          "final test acc (%)": str(final), "best epoch (%)": round(best.mean, 2),
-                         "Table 2 (%)": (table2 or {}).get(name)})
+                         "Table 2 (%)": (table2 or {}).get(name),
+                         "training (h)": round(sum(u["train_seconds"] for u in units) / 3600, 2)})
     return rows
