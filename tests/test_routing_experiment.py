@@ -49,6 +49,20 @@ def test_orderings_are_judged_from_paired_seed_intervals():
     assert all(c.holds is None and c.inconclusive for c in one_seed)     # one seed: no spread to judge against
 
 
+def test_the_size_of_the_lead_is_judged_only_at_the_end_of_training_against_half_the_papers_gap():
+    acc = {"routing-all-fc": 0.95, "task-specific-all-fc": 0.94, "cross-stitch-all-fc": 0.90}   # leads 1 and 5
+    lead = [c for c in chapter.claims(_results(acc, 8), chapter.FULL) if "lead over" in c.claim]
+    assert [c.ours for c in lead] == [1.0, 5.0] and [c.verdict for c in lead] == ["not judged"] * 2
+    lead = [c for c in chapter.claims(_results(acc, 100), chapter.PAPER) if "lead over" in c.claim]
+    # 1 point against 3 (below 1.5): does not hold; 5 points against 9 (above 4.5): holds
+    assert [c.holds for c in lead] == [False, True]
+    res = _results(acc, 100)
+    for s, d in enumerate((0.0, 0.01, -0.01)):                   # leads over task-specific 1, 2, 0: around 1.5
+        res["units"][f"routing-all-fc-seed{s}"]["test_accuracy"][-1] += 0.005 + d
+    lead = [c for c in chapter.claims(res, chapter.PAPER) if "lead over" in c.claim]
+    assert lead[0].verdict == "inconclusive"
+
+
 def test_claims_name_the_best_rl_algorithm():
     acc = {name: 0.9 for name in chapter.FIG4}
     acc["qlearning-table"] = 0.95

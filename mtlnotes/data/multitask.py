@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from mtlnotes.data.mnist import ImageDataset
 
-__all__ = ["MultiLabelData", "TaskData", "multi_mnist", "mnist_mtl", "split_indices"]
+__all__ = ["MultiLabelData", "TaskData", "multi_mnist", "mnist_mtl", "mnist_mtl_validation", "split_indices"]
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,30 @@ def mnist_mtl(train: ImageDataset, test: ImageDataset, seed: int = 0, n_pos: int
     k = n_test_per_task // 10
     return (_one_vs_rest(train, n_pos, n_neg_per_digit, gen, "MNIST-MTL train"),
             _one_vs_rest(test, k, k, gen, "MNIST-MTL test"))
+
+
+def mnist_mtl_validation(train: ImageDataset, seed: int = 0, val_fraction: float = 0.1, n_pos: int = 1000,
+                         n_neg_per_digit: int = 1000, n_val_per_task: int = 1000) -> tuple[TaskData, TaskData]:
+    """MNIST-MTL training and validation sets drawn from disjoint MNIST *training* images, for choosing
+    hyper-parameters without touching the test split; returns (train, validation).
+
+    A seeded ``val_fraction`` of the MNIST training images is held out; the training tasks are drawn from the rest
+    as in :func:`mnist_mtl` (``n_pos`` positives and ``n_neg_per_digit`` of each other digit per task), the
+    validation tasks from the held-out images with ``n_val_per_task`` samples per task, one tenth positives.
+    """
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction}")
+    if n_val_per_task % 10:
+        raise ValueError(f"n_val_per_task must be a multiple of 10, got {n_val_per_task}")
+    fit_idx, val_idx = split_indices(len(train), (1 - val_fraction, val_fraction), seed)
+    gen = torch.Generator().manual_seed(seed)
+    k = n_val_per_task // 10
+    return (_one_vs_rest(_image_subset(train, fit_idx), n_pos, n_neg_per_digit, gen, "MNIST-MTL train (fit part)"),
+            _one_vs_rest(_image_subset(train, val_idx), k, k, gen, "MNIST-MTL validation"))
+
+
+def _image_subset(data: ImageDataset, index: torch.Tensor) -> ImageDataset:
+    return ImageDataset(data.images[index], data.labels[index], data.name, data.classes)
 
 
 def split_indices(n: int, fractions: tuple[float, ...], seed: int = 0) -> tuple[torch.Tensor, ...]:

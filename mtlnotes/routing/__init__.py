@@ -2,7 +2,8 @@
 REINFORCE, dispatched), rewards, the soft baselines (cross-stitch, soft mixture) and joint training.
 
 The experiments' pieces are imported from their modules: :mod:`mtlnotes.routing.training` (Algorithm 2 over
-epochs, policy snapshots, step cost) and :mod:`mtlnotes.routing.data` (MNIST-MTL, CIFAR-MTL, MIN-MTL)."""
+epochs, policy snapshots, step cost), :mod:`mtlnotes.routing.data` (MNIST-MTL, CIFAR-MTL, MIN-MTL, and a validation
+split of MNIST-MTL) and :mod:`mtlnotes.routing.sweep` (the router's step size and ρ chosen on validation data)."""
 
 from mtlnotes.routing.agents import (DispatchedRouter, QMLPRouter, ReinforceRouter, Router, StaticRouter,
                                      TabularQRouter, Trace, WPLRouter, epsilon_greedy, q_learning_update)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 
-from mtlnotes.data import TaskData, load_mnist, mnist_mtl
+from mtlnotes.data import TaskData, load_mnist, mnist_mtl, mnist_mtl_validation
 
-__all__ = ["load_routing_data", "class_count"]
+__all__ = ["load_routing_data", "load_routing_validation", "class_count"]
 
 
 def load_routing_data(dataset: str, root: str | os.PathLike | None = None, *, data_seed: int = 0, n_pos: int = 1000,
@@ -29,6 +29,17 @@ def load_routing_data(dataset: str, root: str | os.PathLike | None = None, *, da
         from mtlnotes.data.miniimagenet import min_mtl
         return min_mtl(root=root, seed=data_seed)
     raise ValueError(f"unknown dataset {dataset!r}; choose mnist-mtl, cifar-mtl or min-mtl")
+
+
+def load_routing_validation(dataset: str, root: str | os.PathLike | None = None, *, data_seed: int = 0,
+                            n_pos: int = 1000, n_neg_per_digit: int = 1000, val_fraction: float = 0.1,
+                            n_val_per_task: int = 1000) -> tuple[TaskData, TaskData]:
+    """(train, validation) TaskData from disjoint parts of the training images, for choosing the routers'
+    hyper-parameters without the test split (:func:`mtlnotes.data.mnist_mtl_validation`). MNIST-MTL only."""
+    if dataset != "mnist-mtl":
+        raise ValueError(f"a validation split is implemented for mnist-mtl only, got {dataset!r}")
+    return mnist_mtl_validation(load_mnist("train", root), data_seed, val_fraction, n_pos, n_neg_per_digit,
+                                n_val_per_task)
 
 
 def class_count(data: TaskData) -> int:

@@ -98,13 +98,14 @@ def _load_router_state(net, state: dict) -> None:
 
 def train_architecture(name: str, train: TaskData, test: TaskData, config: TrainingConfig, seed: int,
                        device: torch.device | str = "cpu", store: CheckpointStore | None = None,
-                       record: bool = False) -> dict:
+                       record: bool = False, key: str | None = None) -> dict:
     """Train architecture ``name`` by Algorithm 2 (SGD on the blocks, the router on its traces) for
     ``config.epochs`` epochs (or until ``config.time_budget_s``); evaluate on ``test`` after every epoch.
 
     Returns plain data: mean and per-task test accuracy per epoch, epochs run, training seconds, and for
     routed networks the greedy routing map (T, D, A) counts on the test set; with ``record`` the WPL policy
-    snapshots of every agent.
+    snapshots of every agent. ``key`` names the unit's resumable state in ``store`` (default
+    ``"{name}-seed{seed}"``; runs of one architecture with other settings need their own).
     """
     seed_everything(seed)
     n_tasks, in_shape = train.n_tasks, tuple(train.x.shape[1:])
@@ -150,7 +151,7 @@ def train_architecture(name: str, train: TaskData, test: TaskData, config: Train
 
     budget = config.time_budget_s
     result = fit(net, opt, step, lambda epoch: minibatches(len(train), config.batch_size, gen), config.epochs,
-                 evaluate=evaluate, scheduler=sched, checkpoint=store, key=f"{name}-seed{seed}", restore_best=False,
+                 evaluate=evaluate, scheduler=sched, checkpoint=store, key=key or f"{name}-seed{seed}", restore_best=False,
                  desc=name, extra_state=(get_state, set_state),
                  stop=None if budget is None else lambda r: r.train_seconds >= budget)
     seconds = result.train_seconds
