@@ -4,22 +4,68 @@ An experiment's ``run`` splits into units (e.g. one method × one seed) and wrap
 ``store.get_or_compute(key, fn)``. If the process dies, rerunning with the same checkpoint directory
 recomputes only the unfinished units. For long single units, :meth:`CheckpointStore.save_state` /
 :meth:`load_state` keep torch state (model, optimiser, epoch) so training continues mid-unit.
+
+Several processes may share one directory (``python -m mtlnotes.experiments.<chapter> --worker``, see
+:mod:`mtlnotes.experiments.cli`): a process takes a unit by creating ``<key>.lock`` (atomically, holding its host and
+process id) and removes it once the result is stored. A unit that another live process holds is waited for, or, in
+``when_taken="skip"`` mode (:func:`taken_units`), passed over: ``get_or_compute`` returns None for it and records its
+key in :attr:`CheckpointStore.skipped`. A lock left by a process that died on this host is taken over.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 from mtlnotes.results import to_jsonable
 
-__all__ = ["CheckpointStore"]
+__all__ = ["CheckpointStore", "taken_units", "UnitLog"]
+
+WhenTaken = Literal["wait", "skip"]
+
+
+class UnitLog:
+    """What the stores created inside :func:`taken_units` did: the keys they computed and the keys they skipped
+    because another process held them."""
+
+    def __init__(self, when_taken: WhenTaken) -> None:
+        self.when_taken = when_taken
+        self.computed: list[str] = []
+        self.skipped: list[str] = []
+
+
+_LOCAL = threading.local()   # the UnitLogs of the open taken_units blocks, per thread
+
+
+def _active() -> list[UnitLog]:
+    if not hasattr(_LOCAL, "logs"):
+        _LOCAL.logs = []
+    return _LOCAL.logs
+
+
+@contextlib.contextmanager
+def taken_units(when_taken: WhenTaken) -> Iterator[UnitLog]:
+    """Inside the block, every new :class:`CheckpointStore` waits for (``"wait"``) or skips (``"skip"``) the units
+    another process holds, and reports to the yielded :class:`UnitLog`. The CLI wraps a chapter's ``run`` in it."""
+    if when_taken not in ("wait", "skip"):
+        raise ValueError(f"when_taken must be 'wait' or 'skip', got {when_taken!r}")
+    log = UnitLog(when_taken)
+    _active().append(log)
+    try:
+        yield log
+    finally:
+        _active().remove(log)
 
 
 class CheckpointStore:
@@ -29,33 +75,83 @@ class CheckpointStore:
     notebooks use. ``fingerprint`` (e.g. the config as a dict) guards against resuming with another config.
     """
 
+    #: seconds between looks at a unit another process holds
+    poll_s: float = 10.0
+
     def __init__(self, directory: str | os.PathLike | None, fingerprint: Any = None) -> None:
+        self.log = _active()[-1] if _active() else UnitLog("wait")
         self.directory = Path(directory) if directory is not None else None
         self.fingerprint = hashlib.sha256(json.dumps(to_jsonable(fingerprint), sort_keys=True).encode()).hexdigest()[:16]
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
             stamp = self.directory / "FINGERPRINT"
-            if stamp.exists() and stamp.read_text().strip() != self.fingerprint:
-                raise ValueError(f"checkpoint directory {self.directory} belongs to a run with another config; "
-                                 f"use a fresh directory or delete it")
-            stamp.write_text(self.fingerprint + "\n")
+            if stamp.exists():
+                if stamp.read_text().strip() != self.fingerprint:
+                    raise ValueError(f"checkpoint directory {self.directory} belongs to a run with another config; "
+                                     f"use a fresh directory or delete it")
+            else:  # written whole (os.replace), so that a process sharing the directory never reads it half-written
+                tmp = stamp.with_name(f"FINGERPRINT.tmp{os.getpid()}-{threading.get_ident()}")
+                tmp.write_text(self.fingerprint + "\n")
+                os.replace(tmp, stamp)
 
     def _path(self, key: str, suffix: str) -> Path:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in key)
         return self.directory / f"{safe}{suffix}"
 
     def get_or_compute(self, key: str, compute: Callable[[], Any]) -> Any:
-        """The stored result for ``key`` if any, else ``compute()`` stored (as JSON) and returned."""
+        """The stored result for ``key`` if any, else ``compute()`` stored (as JSON) and returned. While another
+        process holds ``key`` (see the module docstring): wait for its result, or in skip mode return None."""
         if self.directory is None:
             return compute()
         path = self._path(key, ".json")
-        if path.exists():
-            return json.loads(path.read_text())
-        value = to_jsonable(compute())
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(value))
-        os.replace(tmp, path)
-        return value
+        told = False
+        while True:
+            if path.exists():
+                return json.loads(path.read_text())
+            holder = self._take(key)
+            if holder is None:
+                break
+            if self.log.when_taken == "skip":
+                self.log.skipped.append(key)
+                return None
+            if not told:
+                print(f"waiting for unit {key!r}, held by {holder} (delete {self._path(key, '.lock')} if that "
+                      f"process is gone)", file=sys.stderr, flush=True)
+                told = True
+            time.sleep(self.poll_s)
+        try:
+            if path.exists():  # stored by another process between our look and our lock
+                return json.loads(path.read_text())
+            value = to_jsonable(compute())
+            tmp = path.with_suffix(f".json.tmp{os.getpid()}-{threading.get_ident()}")
+            tmp.write_text(json.dumps(value))
+            os.replace(tmp, path)
+            self.log.computed.append(key)
+            return value
+        finally:
+            self._path(key, ".lock").unlink(missing_ok=True)
+
+    def _take(self, key: str) -> str | None:
+        """Lock ``key`` for this process: None when taken, else the holder ("host:pid") of the existing lock.
+        A lock of a process that no longer runs on this host is removed and taken."""
+        lock = self._path(key, ".lock")
+        me = f"{socket.gethostname()}:{os.getpid()}"
+        for _ in range(3):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                holder = lock.read_text().strip() if lock.exists() else ""
+                host, _, pid = holder.rpartition(":")
+                if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+                    lock.unlink(missing_ok=True)   # its process died: take the unit over
+                    continue
+                if holder or lock.exists():
+                    return holder or "another process"
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(me + "\n")
+            return None
+        return "another process"
 
     def get(self, key: str) -> Any:
         """The stored result for ``key``, or None when there is none (or no directory)."""
@@ -84,3 +180,16 @@ class CheckpointStore:
             return None
         path = self._path(key, ".pt")
         return torch.load(path, weights_only=False) if path.exists() else None
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True

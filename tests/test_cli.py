@@ -150,6 +150,7 @@ def _cli(argv, capsys):
     (["--device", "foo"], "unknown --device 'foo'"),
     (["--seeds", "1,x"], "--seeds: must be comma-separated"),
     (["--profile", "paper"], "invalid choice: 'paper'"),
+    (["--worker"], "--worker needs --checkpoint-dir"),
 ])
 def test_bad_options_end_in_one_line_and_exit_2(argv, says, capsys, tmp_path, monkeypatch, restore_torch):
     monkeypatch.chdir(tmp_path)
@@ -186,6 +187,25 @@ def test_without_out_the_results_go_to_the_working_directory(capsys, tmp_path, m
     data = json.loads((tmp_path / "toy-quick.json").read_text())
     assert data["results"] == {"seeds": [3, 4], "device": "cpu"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["toy-quick.json"]  # no results/ folder, no probe left
+
+
+def test_a_worker_computes_units_into_the_checkpoint_directory_and_writes_no_results_file(capsys, tmp_path,
+                                                                                         monkeypatch, restore_torch):
+    from mtlnotes.checkpoint import CheckpointStore
+
+    monkeypatch.chdir(tmp_path)
+
+    def run(config, *, device=None, checkpoint_dir=None):
+        store = CheckpointStore(checkpoint_dir)
+        return {s: store.get_or_compute(f"seed{s}", lambda s=s: s + 10) for s in config.seeds}
+
+    argv = ["--checkpoint-dir", "ckpt", "--seeds", "1,2"]
+    assert cli.run_cli("toy", {"quick": _Config()}, run, _claims, argv + ["--worker"]) is None
+    assert "worker done: computed 2 unit(s)" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]                  # no results file
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["FINGERPRINT", "seed1.json", "seed2.json"]
+    path = cli.run_cli("toy", {"quick": _Config()}, run, _claims, argv)            # the main run reads them
+    assert json.loads(path.read_text())["results"] == {"1": 11, "2": 12}
 
 
 @pytest.mark.parametrize("error, says", [

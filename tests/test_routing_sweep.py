@@ -128,3 +128,19 @@ def test_the_rho_claim_names_the_best_rho_and_stays_inconclusive_on_one_seed():
     assert claim.ours == 0.0 and claim.verdict == "inconclusive"
     assert "98.50% to 99.50%" in claim.note
     assert chapter.sweep_claims(dict(sweep, runs=runs[:1]), chapter.FULL) == []
+
+
+def test_while_another_process_holds_a_sweep_point_only_the_unswept_architectures_train(tmp_path, monkeypatch):
+    import socket
+
+    from mtlnotes.checkpoint import taken_units
+
+    monkeypatch.setattr(chapter, "load_data", lambda config, root=None: (_tasks(64, 0), _tasks(40, 1)))
+    monkeypatch.setattr(chapter, "load_routing_validation", lambda *a, **k: (_tasks(64, 2), _tasks(40, 3)))
+    config = _tiny(sweep_wpl_lrs=(0.5,))
+    held = sweep_key("routing-all-fc", 0.5, 0.3, 0) + "-done"
+    (tmp_path / f"{held}.lock").write_text(f"{socket.gethostname()}:1\n")   # pid 1: alive, not us
+    with taken_units("skip") as log:                                        # a --worker pass
+        res = chapter.run(config, checkpoint_dir=tmp_path)
+    assert log.skipped == [held] and set(res["units"]) == {"task-specific-1-fc-seed0"}
+    assert "router_sweep" not in res            # incomplete: the chosen point is not known yet

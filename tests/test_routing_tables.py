@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mtlnotes.routing.tables import accuracy_profile_rows
+from mtlnotes.routing.tables import accuracy_profile_rows, sweep_rows, sweep_series
 
 
 def _doc(units: list[tuple[str, int, list[float]]], train: int) -> dict:
@@ -33,3 +33,26 @@ def test_rows_give_seed_means_with_t_intervals_and_table2():
 def test_epochs_show_the_range_when_seeds_stopped_at_different_epochs():
     doc = _doc([("task-specific-all-fc", 0, [0.9] * 19), ("task-specific-all-fc", 1, [0.9] * 34)], 100)
     assert accuracy_profile_rows({"paper": doc})[0]["epochs"] == "19–34"
+
+
+def _sweep() -> dict:
+    runs = [{"wpl_lr": 0.01, "rho": 0.3, "val_accuracy": [0.98, 0.991], "train_seconds": 120.0},
+            {"wpl_lr": 0.1, "rho": 0.3, "val_accuracy": [0.97, 0.993], "train_seconds": 60.0},
+            {"wpl_lr": 0.001, "rho": 0.3, "val_accuracy": [0.97, 0.990], "train_seconds": 60.0},
+            {"wpl_lr": 0.01, "rho": 0.0, "val_accuracy": [0.97, 0.995], "train_seconds": 60.0}]
+    return {"base": {"wpl_lr": 0.01, "rho": 0.3}, "chosen": {"wpl_lr": 0.01, "rho": 0.0}, "runs": runs}
+
+
+def test_sweep_rows_say_what_each_point_varies_and_mark_the_chosen_one():
+    rows = sweep_rows(_sweep())
+    assert [r["varies"] for r in rows] == ["base point", "step size", "step size", "ρ"]
+    assert [r["chosen"] for r in rows] == ["", "", "", "✓"]
+    assert [r["validation acc after 2 epochs (%)"] for r in rows] == [99.1, 99.3, 99.0, 99.5]
+    assert rows[0]["training (min)"] == 2.0
+
+
+def test_sweep_series_are_the_two_coordinate_lines_sorted():
+    series = sweep_series(_sweep())
+    assert series["rho"] == ([0.0, 0.3], [pytest.approx(99.5), pytest.approx(99.1)])
+    assert series["wpl_lr"][0] == [0.001, 0.01, 0.1]
+    assert series["wpl_lr"][1] == pytest.approx([99.0, 99.1, 99.3])

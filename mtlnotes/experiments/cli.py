@@ -1,8 +1,10 @@
 """The command line every chapter shares.
 
 ``python -m mtlnotes.experiments.<chapter> [--profile NAME] [--out FILE] [--seeds 0,1,2] [--device cpu]
-[--threads N] [--checkpoint-dir DIR]`` runs the chapter's ``run(config)`` and writes a results file with
-provenance (see :mod:`mtlnotes.results`). ``python -m mtlnotes.experiments.cli`` lists the chapters.
+[--threads N] [--checkpoint-dir DIR] [--worker]`` runs the chapter's ``run(config)`` and writes a results file with
+provenance (see :mod:`mtlnotes.results`). A second process with the same options and ``--worker`` computes, into the
+same checkpoint directory, the units the first does not hold (:mod:`mtlnotes.checkpoint`), so that one profile runs
+on several cores or machines; the run without ``--worker`` waits for the worker's units and writes the file. ``python -m mtlnotes.experiments.cli`` lists the chapters.
 
 Bad options (``--threads 0``, an unknown or unavailable ``--device``, an ``--out`` that cannot be written, bad
 ``--seeds``) end with a one-line error and exit code 2 before anything runs; so do missing or corrupt data files
@@ -105,6 +107,9 @@ def build_parser(module: str, info: ChapterInfo, profiles: Sequence[str] | None 
                         help="store finished units here and resume from them after an interruption")
     parser.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                         help="torch CPU threads (default: $MTLNOTES_THREADS or 2)")
+    parser.add_argument("--worker", action="store_true",
+                        help="help another run of the same profile: compute the units it does not hold into the "
+                             "same --checkpoint-dir, write no results file (that run writes it)")
     return parser
 
 
@@ -225,9 +230,15 @@ def run_cli(chapter: str, profiles: dict[str, Any], run: Callable[..., dict],
     set_threads(args.threads)
     make_deterministic(True)
 
+    if args.worker and args.checkpoint_dir is None:
+        parser.error("--worker needs --checkpoint-dir: the directory of the run it helps")
     start = time.perf_counter()
     try:
-        results = run(config, device=device, checkpoint_dir=args.checkpoint_dir)
+        if args.worker:
+            _work_beside(lambda: run(config, device=device, checkpoint_dir=args.checkpoint_dir))
+            return None
+        results = _run_sharing(lambda: run(config, device=device, checkpoint_dir=args.checkpoint_dir),
+                               shared=args.checkpoint_dir is not None)
     except ChecksumError as exc:
         print(f"error: the {args.profile} profile of '{chapter}' found a corrupt data file:\n{exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -240,6 +251,51 @@ def run_cli(chapter: str, profiles: dict[str, Any], run: Callable[..., dict],
                          results=results, claims=claims(results, config), wall_time_s=wall, device=device)
     print(f"wrote {path} ({wall:.1f} s)")
     return path
+
+
+def _one_pass(run: Callable[[], dict], when_taken: str):
+    """``run()`` with the units other processes hold skipped or waited for: (results or None, the pass's
+    :class:`~mtlnotes.checkpoint.UnitLog`). In skip mode a chapter may fail on a skipped unit's missing result;
+    that pass then ends early (its results are never used), and the error is raised only if nothing was skipped."""
+    from mtlnotes.checkpoint import taken_units
+    from mtlnotes.data.cache import DataError
+
+    with taken_units(when_taken) as log:
+        try:
+            return run(), log
+        except DataError:
+            raise
+        except Exception:
+            if when_taken == "wait" or not log.skipped:
+                raise
+            return None, log
+
+
+def _run_sharing(run: Callable[[], dict], shared: bool) -> dict:
+    """The results of ``run()``. With a checkpoint directory that workers may share (``shared``): a first pass
+    computes the units no other process holds, and, if any were held, a second pass waits for them and assembles
+    the results from the stored units."""
+    if not shared:
+        return run()
+    results, log = _one_pass(run, "skip")
+    if log.skipped:
+        print(f"{len(log.skipped)} unit(s) held by workers; waiting for them", file=sys.stderr, flush=True)
+        results, _ = _one_pass(run, "wait")
+    return results
+
+
+def _work_beside(run: Callable[[], dict], pause_s: float = 60.0) -> None:
+    """``--worker``: passes over ``run()`` that compute the units no other process holds, until a pass finds none
+    held (every unit is stored), pausing ``pause_s`` after a pass that computed nothing."""
+    computed = 0
+    while True:
+        _, log = _one_pass(run, "skip")
+        computed += len(log.computed)
+        if not log.skipped:
+            break
+        if not log.computed:
+            time.sleep(pause_s)
+    print(f"worker done: computed {computed} unit(s); the run without --worker writes the results file")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -147,15 +147,18 @@ def checkpoint_fingerprint(config: Config) -> dict:
 
 
 def run_sweep(config: Config, *, device: torch.device | str = "cpu", store: CheckpointStore | None = None,
-              root=None) -> dict:
+              root=None) -> dict | None:
     """The validation sweep of ``config.sweep_architecture``'s router step size and ρ (see the Config's comment
-    and :mod:`mtlnotes.routing.sweep`): the grid's rows, the chosen point, the split's sizes."""
+    and :mod:`mtlnotes.routing.sweep`): the grid's rows, the chosen point, the split's sizes; None while another
+    process holds a point (``store`` in skip mode)."""
     fit_part, val = load_routing_validation(config.dataset, root, data_seed=config.data_seed, n_pos=config.n_pos,
                                             n_neg_per_digit=config.n_neg_per_digit, val_fraction=config.val_fraction,
                                             n_val_per_task=config.n_val_per_task)
     grid = sweep_grid(config.sweep_wpl_lrs, config.sweep_rhos, config.wpl_lr, config.rho)
     rows = router_sweep(config.sweep_architecture, fit_part, val, config, grid, seed=config.sweep_seed,
                         epochs=config.sweep_epochs, device=device, store=store)
+    if rows is None:
+        return None
     chosen = best_setting(rows)
     return {"architecture": config.sweep_architecture, "seed": config.sweep_seed, "epochs": config.sweep_epochs,
             "sizes": {"train": len(fit_part), "validation": len(val)}, "base": {"wpl_lr": config.wpl_lr,
@@ -179,15 +182,18 @@ def run(config: Config, *, device: torch.device | str | None = None, checkpoint_
     device = device or "cpu"
     store = CheckpointStore(checkpoint_dir, fingerprint=checkpoint_fingerprint(config))
     sweep = None
-    tuned = config
+    tuned: Config | None = config
     if config.sweep_wpl_lrs or config.sweep_rhos:
         sweep = run_sweep(config, device=device, store=store, root=root)
-        tuned = dataclasses.replace(config, **sweep["chosen"])
+        # an incomplete sweep (points held by a --worker process): the swept architecture waits for a later pass
+        tuned = dataclasses.replace(config, **sweep["chosen"]) if sweep is not None else None
     train, test = load_data(config, root)
     units = {}
     for seed in config.seeds:
         for name in config.architectures:
             used = tuned if name == config.sweep_architecture else config
+            if used is None:
+                continue
             record = name == "routing-all-fc" and seed == config.seeds[0]
             key = unit_key(name, seed, used, config)
             units[key] = store.get_or_compute(

@@ -45,24 +45,29 @@ def sweep_key(name: str, lr: float, rho: float, seed: int) -> str:
 
 def router_sweep(name: str, train: TaskData, val: TaskData, config: Any, grid: Sequence[tuple[float, float]], *,
                  seed: int = 0, epochs: int | None = None, device: torch.device | str = "cpu",
-                 store: CheckpointStore | None = None) -> list[dict]:
+                 store: CheckpointStore | None = None) -> list[dict] | None:
     """Train architecture ``name`` on ``train`` at each (router step size, ρ) of ``grid`` (the step size is
     ``config.wpl_lr``, the WPL routers' λ_π of Algorithm 3) for ``epochs`` epochs (default ``config.epochs``), with
     everything else as in ``config`` (a dataclass with the fields of
     :class:`~mtlnotes.routing.training.TrainingConfig`); one row per point: the step size, ρ, the validation
-    accuracy on ``val`` after every epoch, and the training seconds. Each point is a unit of ``store``."""
+    accuracy on ``val`` after every epoch, and the training seconds. Each point is a unit of ``store``; None when
+    another process holds a point (a store in skip mode, :mod:`mtlnotes.checkpoint`): the sweep is not complete."""
     if not grid:
         raise ValueError("the sweep grid is empty; give at least one (step size, ρ) pair")
     store = store or CheckpointStore(None)
-    rows = []
+    rows: list[dict] = []
+    complete = True
     for lr, rho in grid:
         point = dataclasses.replace(config, wpl_lr=lr, rho=rho, epochs=epochs or config.epochs)
         key = sweep_key(name, lr, rho, seed)
         unit = store.get_or_compute(key + "-done", lambda point=point, key=key: train_architecture(
             name, train, val, point, seed, device, store, key=key))
+        if unit is None:   # held by another process: go on with the points that are free
+            complete = False
+            continue
         rows.append({"wpl_lr": lr, "rho": rho, "val_accuracy": unit["test_accuracy"],
                      "train_seconds": unit["train_seconds"]})
-    return rows
+    return rows if complete else None
 
 
 def best_setting(rows: Sequence[dict]) -> dict:

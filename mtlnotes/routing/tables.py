@@ -1,19 +1,21 @@
 """Tables of the routing chapter (:mod:`mtlnotes.experiments.routing`): every profile that has a results file side
-by side, with the test accuracy of each architecture as a mean and 95% t-interval over seeds (Table 2's rows)."""
+by side, with the test accuracy of each architecture as a mean and 95% t-interval over seeds (Table 2's rows); the
+validation sweep of the router's step size and ρ (:mod:`mtlnotes.routing.sweep`) as a table and as two series."""
 
 from __future__ import annotations
 
 from mtlnotes.stats import mean_interval
 
-__all__ = ["accuracy_profile_rows"]
+__all__ = ["accuracy_profile_rows", "sweep_rows", "sweep_series"]
 
 
 def accuracy_profile_rows(docs: dict[str, dict], table2: dict[str, float] | None = None) -> list[dict]:
     """One row per (profile, architecture): training samples, seeds, epochs run (the fewest and the most over
     seeds), the test accuracy (%) after the last epoch run as a mean with its 95% t-interval over seeds (just the
     value for one seed), the best epoch's accuracy averaged over seeds, Table 2's number (after 100 epochs)
-    where ``table2`` has the architecture, and the training time of all its seeds in hours (one thread each). ``docs``: profile -> results file as read by
-    :func:`~mtlnotes.results.read_results`, in increasing scale; architectures in the order the file lists them."""
+    where ``table2`` has the architecture, and the training time of all its seeds in hours (one thread each).
+    ``docs``: profile -> results file as read by :func:`~mtlnotes.results.read_results`, in increasing scale;
+    architectures in the order the file lists them."""
     rows = []
     for profile, doc in docs.items():
         res = doc["results"]
@@ -31,3 +33,31 @@ def accuracy_profile_rows(docs: dict[str, dict], table2: dict[str, float] | None
                          "Table 2 (%)": (table2 or {}).get(name),
                          "training (h)": round(sum(u["train_seconds"] for u in units) / 3600, 2)})
     return rows
+
+
+def sweep_rows(sweep: dict) -> list[dict]:
+    """One row per point of the validation sweep (``results["router_sweep"]`` of the routing chapter): the WPL step
+    size, ρ, which coordinate the point varies from the base point, the validation accuracy (%) after the last
+    epoch, whether it was chosen, and its training minutes. In grid order."""
+    base, chosen = sweep["base"], sweep["chosen"]
+    rows = []
+    for r in sweep["runs"]:
+        varies = ("base point" if (r["wpl_lr"], r["rho"]) == (base["wpl_lr"], base["rho"]) else
+                  "step size" if r["rho"] == base["rho"] else "ρ")
+        rows.append({"WPL step size": r["wpl_lr"], "ρ": r["rho"], "varies": varies,
+                     f"validation acc after {len(r['val_accuracy'])} epochs (%)": round(100 * r["val_accuracy"][-1], 2),
+                     "chosen": "✓" if (r["wpl_lr"], r["rho"]) == (chosen["wpl_lr"], chosen["rho"]) else "",
+                     "training (min)": round(r["train_seconds"] / 60, 1)})
+    return rows
+
+
+def sweep_series(sweep: dict) -> dict[str, tuple[list[float], list[float]]]:
+    """The sweep's two coordinate lines for a figure: ``"rho"`` -> (ρ values, final validation accuracy %) at the
+    base step size (Figure 12's question), ``"wpl_lr"`` -> (step sizes, accuracy %) at the base ρ; each sorted."""
+    base = sweep["base"]
+
+    def line(vary: str, fixed: str) -> tuple[list[float], list[float]]:
+        pts = sorted((r[vary], 100 * r["val_accuracy"][-1]) for r in sweep["runs"] if r[fixed] == base[fixed])
+        return [x for x, _ in pts], [y for _, y in pts]
+
+    return {"rho": line("rho", "wpl_lr"), "wpl_lr": line("wpl_lr", "rho")}

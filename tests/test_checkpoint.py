@@ -1,0 +1,101 @@
+"""A checkpoint directory shared by several processes (``mtlnotes.checkpoint``) and the CLI's ``--worker``
+(``mtlnotes.experiments.cli``): every unit is computed once, by whichever process takes it first."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from mtlnotes.checkpoint import CheckpointStore, taken_units
+from mtlnotes.experiments import cli
+
+
+def _hold(store: CheckpointStore, key: str, pid: int) -> None:
+    """Write the lock another process would hold on ``key``."""
+    store._path(key, ".lock").write_text(f"{socket.gethostname()}:{pid}\n")
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_unit_another_live_process_holds_is_skipped_in_skip_mode_and_waited_for_otherwise(tmp_path):
+    store = CheckpointStore(tmp_path)
+    _hold(store, "a", pid=1)   # init: alive for the whole test
+    with taken_units("skip") as log:
+        skipping = CheckpointStore(tmp_path)
+        assert skipping.get_or_compute("a", lambda: pytest.fail("computed a held unit")) is None
+        assert skipping.get_or_compute("b", lambda: 2) == 2
+    assert log.skipped == ["a"] and log.computed == ["b"]
+
+    def finish_elsewhere():
+        time.sleep(0.3)
+        store._path("a", ".json").write_text("7")
+        store._path("a", ".lock").unlink()
+
+    CheckpointStore.poll_s, before = 0.05, CheckpointStore.poll_s
+    try:
+        threading.Thread(target=finish_elsewhere).start()
+        assert store.get_or_compute("a", lambda: pytest.fail("computed a held unit")) == 7   # waited, then read
+    finally:
+        CheckpointStore.poll_s = before
+
+
+def test_the_lock_of_a_process_that_died_is_taken_over_and_every_lock_is_released(tmp_path):
+    store = CheckpointStore(tmp_path)
+    _hold(store, "a", pid=_dead_pid())
+    with taken_units("skip") as log:
+        assert CheckpointStore(tmp_path).get_or_compute("a", lambda: 1) == 1
+    assert log.computed == ["a"] and not log.skipped
+    with pytest.raises(ZeroDivisionError):
+        store.get_or_compute("b", lambda: 1 / 0)
+    assert not list(tmp_path.glob("*.lock"))   # released after success and after failure
+    assert store.get_or_compute("b", lambda: 3) == 3
+
+
+def test_a_main_run_and_a_worker_compute_every_unit_once_between_them(tmp_path):
+    who: dict[int, list[str]] = {}
+    guard = threading.Lock()
+
+    def run() -> dict:   # a chapter's run(): eight units of a few hundredths of a second
+        store = CheckpointStore(tmp_path, fingerprint={"toy": 1})
+
+        def unit(i):
+            time.sleep(0.03)
+            with guard:
+                who.setdefault(i, []).append(threading.current_thread().name)
+            return i * i
+
+        return {i: store.get_or_compute(f"unit{i}", lambda i=i: unit(i)) for i in range(8)}
+
+    CheckpointStore.poll_s, before = 0.01, CheckpointStore.poll_s
+    try:
+        worker = threading.Thread(target=cli._work_beside, args=(run,), kwargs={"pause_s": 0.01}, name="worker")
+        worker.start()
+        results = cli._run_sharing(run, shared=True)
+        worker.join(timeout=30)
+    finally:
+        CheckpointStore.poll_s = before
+    assert results == {i: i * i for i in range(8)}
+    assert sorted(who) == list(range(8)) and all(len(v) == 1 for v in who.values())   # each unit once
+    assert {v[0] for v in who.values()} == {"MainThread", "worker"}                   # by both of them
+    assert not worker.is_alive() and not list(tmp_path.glob("*.lock"))
+
+
+def test_a_failure_in_a_pass_without_skipped_units_is_raised(tmp_path):
+    def broken() -> dict:
+        CheckpointStore(tmp_path).get_or_compute("x", lambda: 1)
+        raise KeyError("a real bug")
+
+    with pytest.raises(KeyError, match="a real bug"):
+        cli._run_sharing(broken, shared=True)
+    with pytest.raises(ValueError, match="when_taken must be 'wait' or 'skip'"):
+        with taken_units("later"):
+            pass
