@@ -94,6 +94,9 @@ def test_the_chapter_trains_the_swept_architecture_with_the_chosen_point_and_res
     untuned = train_architecture("routing-all-fc", _tasks(64, 0), _tasks(40, 1), config, 0, record=True)
     unit = res["units"]["routing-all-fc-lr0.05-rho0-seed0"]
     assert unit["test_accuracy"] == direct["test_accuracy"]
+    base = sweep["base_units"]["seed0"]                 # the base point too, for comparison (not in the claims)
+    assert base["test_accuracy"] == untuned["test_accuracy"] and set(res["units"]) == {
+        "routing-all-fc-lr0.05-rho0-seed0", "task-specific-1-fc-seed0"}
     final_policy = [agent["policy"][-1] for agent in unit["policy_history"]]   # ρ changes the routers' rewards
     assert final_policy == [a["policy"][-1].tolist() for a in direct["policy_history"]]
     assert final_policy != [a["policy"][-1].tolist() for a in untuned["policy_history"]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mtlnotes.routing.tables import accuracy_profile_rows, sweep_rows, sweep_series
+from mtlnotes.routing.tables import accuracy_profile_rows, base_vs_chosen_rows, sweep_rows, sweep_series
 
 
 def _doc(units: list[tuple[str, int, list[float]]], train: int) -> dict:
@@ -56,3 +56,20 @@ def test_sweep_series_are_the_two_coordinate_lines_sorted():
     assert series["rho"] == ([0.0, 0.3], [pytest.approx(99.5), pytest.approx(99.1)])
     assert series["wpl_lr"][0] == [0.001, 0.01, 0.1]
     assert series["wpl_lr"][1] == pytest.approx([99.0, 99.1, 99.3])
+
+
+def test_base_vs_chosen_rows_pair_the_seeds_and_give_the_difference_with_its_interval():
+    sweep = dict(_sweep(), architecture="routing-all-fc",
+                 base_units={f"seed{s}": {"seed": s, "test_accuracy": [0.5, a]} for s, a in ((0, 0.99), (1, 0.98),
+                                                                                           (2, 0.97))})
+    units = {f"routing-all-fc-lr0.01-rho0-seed{s}": {"architecture": "routing-all-fc", "seed": s,
+                                                     "test_accuracy": [a]} for s, a in ((0, 0.995), (1, 0.975),
+                                                                                        (2, 0.985))}
+    units["cross-stitch-all-fc-seed0"] = {"architecture": "cross-stitch-all-fc", "seed": 0, "test_accuracy": [0.5]}
+    rows = base_vs_chosen_rows({"router_sweep": sweep, "units": units})
+    assert [r["seed"] for r in rows] == ["0", "1", "2", "mean"]
+    assert [r["chosen − base (points)"] for r in rows[:3]] == [0.5, -0.5, 1.5]
+    assert rows[0]["base: step 0.01, ρ 0.3 (%)"] == 99.0 and rows[0]["chosen: step 0.01, ρ 0 (%)"] == 99.5
+    # differences 0.5, -0.5, 1.5: mean 0.5, sd 1, half-width 4.303 / sqrt(3) = 2.48
+    assert rows[3]["chosen − base (points)"] == "0.5 ± 2.5 (n=3)" and rows[3]["base: step 0.01, ρ 0.3 (%)"] == 98.0
+    assert base_vs_chosen_rows({"router_sweep": dict(sweep, base_units={}), "units": units}) == []

@@ -4,7 +4,8 @@
 [--threads N] [--checkpoint-dir DIR] [--worker]`` runs the chapter's ``run(config)`` and writes a results file with
 provenance (see :mod:`mtlnotes.results`). A second process with the same options and ``--worker`` computes, into the
 same checkpoint directory, the units the first does not hold (:mod:`mtlnotes.checkpoint`), so that one profile runs
-on several cores or machines; the run without ``--worker`` waits for the worker's units and writes the file. ``python -m mtlnotes.experiments.cli`` lists the chapters.
+on several cores or machines; the run without ``--worker`` waits for the worker's units and writes the file.
+``python -m mtlnotes.experiments.cli`` lists the chapters.
 
 Bad options (``--threads 0``, an unknown or unavailable ``--device``, an ``--out`` that cannot be written, bad
 ``--seeds``) end with a one-line error and exit code 2 before anything runs; so do missing or corrupt data files

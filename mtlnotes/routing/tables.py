@@ -4,9 +4,9 @@ validation sweep of the router's step size and ρ (:mod:`mtlnotes.routing.sweep`
 
 from __future__ import annotations
 
-from mtlnotes.stats import mean_interval
+from mtlnotes.stats import compare, mean_interval
 
-__all__ = ["accuracy_profile_rows", "sweep_rows", "sweep_series"]
+__all__ = ["accuracy_profile_rows", "sweep_rows", "sweep_series", "base_vs_chosen_rows"]
 
 
 def accuracy_profile_rows(docs: dict[str, dict], table2: dict[str, float] | None = None) -> list[dict]:
@@ -61,3 +61,28 @@ def sweep_series(sweep: dict) -> dict[str, tuple[list[float], list[float]]]:
         return [x for x, _ in pts], [y for _, y in pts]
 
     return {"rho": line("rho", "wpl_lr"), "wpl_lr": line("wpl_lr", "rho")}
+
+
+def base_vs_chosen_rows(results: dict) -> list[dict]:
+    """The swept architecture's test accuracy (%) after the last epoch at the sweep's base point and at the chosen
+    point, per seed, with the paired difference (points), and a last row with the means and the difference's
+    95% t-interval. ``results``: a routing results file's ``results`` whose ``router_sweep`` has ``base_units``
+    (empty when the sweep chose the base point itself)."""
+    sweep = results["router_sweep"]
+    base_units = sweep.get("base_units") or {}
+    name, base, chosen = sweep["architecture"], sweep["base"], sweep["chosen"]
+    at_chosen = {u["seed"]: 100 * u["test_accuracy"][-1] for u in results["units"].values()
+                 if u["architecture"] == name}
+    at_base = {u["seed"]: 100 * u["test_accuracy"][-1] for u in base_units.values()}
+    seeds = sorted(set(at_chosen) & set(at_base))
+    if not seeds:
+        return []
+    b_col = f"base: step {base['wpl_lr']:g}, ρ {base['rho']:g} (%)"
+    c_col = f"chosen: step {chosen['wpl_lr']:g}, ρ {chosen['rho']:g} (%)"
+    rows = [{"seed": str(s), b_col: round(at_base[s], 2), c_col: round(at_chosen[s], 2),
+             "chosen − base (points)": round(at_chosen[s] - at_base[s], 2)} for s in seeds]
+    diff = compare([at_chosen[s] for s in seeds], [at_base[s] for s in seeds])
+    rows.append({"seed": "mean", b_col: round(mean_interval([at_base[s] for s in seeds]).mean, 2),
+                 c_col: round(mean_interval([at_chosen[s] for s in seeds]).mean, 2),
+                 "chosen − base (points)": str(diff)})
+    return rows
