@@ -9,7 +9,7 @@ Several processes may share one directory (``python -m mtlnotes.experiments.<cha
 :mod:`mtlnotes.experiments.cli`): a process takes a unit by creating ``<key>.lock`` (atomically, holding its host and
 process id) and removes it once the result is stored. A unit that another live process holds is waited for, or, in
 ``when_taken="skip"`` mode (:func:`taken_units`), passed over: ``get_or_compute`` returns None for it and records its
-key in :attr:`CheckpointStore.skipped`. A lock left by a process that died on this host is taken over.
+key in the :class:`UnitLog` of the block. A lock left by a process that died on this host is taken over.
 """
 
 from __future__ import annotations

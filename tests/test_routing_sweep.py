@@ -131,6 +131,8 @@ def test_the_rho_claim_names_the_best_rho_and_stays_inconclusive_on_one_seed():
     assert claim.ours == 0.0 and claim.verdict == "inconclusive"
     assert "98.50% to 99.50%" in claim.note
     assert chapter.sweep_claims(dict(sweep, runs=runs[:1]), chapter.FULL) == []
+    tied = runs + [{"wpl_lr": 0.01, "rho": 1.0, "val_accuracy": [0.995]}]   # as good as ρ = 0: both are named
+    assert chapter.sweep_claims(dict(sweep, runs=tied), chapter.FULL)[0].ours == "tie: 0, 1"
 
 
 def test_while_another_process_holds_a_sweep_point_only_the_unswept_architectures_train(tmp_path, monkeypatch):

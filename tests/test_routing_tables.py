@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mtlnotes.routing.tables import accuracy_profile_rows, base_vs_chosen_rows, sweep_rows, sweep_series
+from mtlnotes.routing.tables import (accuracy_profile_rows, base_vs_chosen_rows, lagging_seed_tasks, sweep_rows,
+                                     sweep_series)
 
 
 def _doc(units: list[tuple[str, int, list[float]]], train: int) -> dict:
@@ -73,3 +74,15 @@ def test_base_vs_chosen_rows_pair_the_seeds_and_give_the_difference_with_its_int
     # differences 0.5, -0.5, 1.5: mean 0.5, sd 1, half-width 4.303 / sqrt(3) = 2.48
     assert rows[3]["chosen − base (points)"] == "0.5 ± 2.5 (n=3)" and rows[3]["base: step 0.01, ρ 0.3 (%)"] == 98.0
     assert base_vs_chosen_rows({"router_sweep": dict(sweep, base_units={}), "units": units}) == []
+
+
+def test_lagging_seed_tasks_list_each_task_of_the_seeds_that_fell_behind_with_its_route():
+    base_units = {f"seed{s}": {"seed": s, "test_accuracy": [0.99]} for s in (0, 1)}
+    sweep = dict(_sweep(), architecture="routing-all-fc", base_units=base_units)
+    routing_map = [[[5, 1], [0, 6]], [[0, 6], [6, 0]]]   # (tasks, layers, blocks): task 0 -> [0, 1], 1 -> [1, 0]
+    units = {f"u{s}": {"architecture": "routing-all-fc", "seed": s, "test_accuracy": [acc], "routing_map": routing_map,
+                       "per_task_accuracy": [[1.0, 0.875]]} for s, acc in ((0, 0.985), (1, 0.95))}
+    rows = lagging_seed_tasks({"router_sweep": sweep, "units": units})
+    assert rows == [{"seed": 1, "task": 0, "test acc (%)": 100.0, "greedy route": [0, 1]},
+                    {"seed": 1, "task": 1, "test acc (%)": 87.5, "greedy route": [1, 0]}]   # seed 0: only -0.5
+    assert lagging_seed_tasks({"router_sweep": sweep, "units": units}, points=5.0) == []

@@ -4,9 +4,11 @@ validation sweep of the router's step size and ρ (:mod:`mtlnotes.routing.sweep`
 
 from __future__ import annotations
 
+import numpy as np
+
 from mtlnotes.stats import compare, mean_interval
 
-__all__ = ["accuracy_profile_rows", "sweep_rows", "sweep_series", "base_vs_chosen_rows"]
+__all__ = ["accuracy_profile_rows", "sweep_rows", "sweep_series", "base_vs_chosen_rows", "lagging_seed_tasks"]
 
 
 def accuracy_profile_rows(docs: dict[str, dict], table2: dict[str, float] | None = None) -> list[dict]:
@@ -85,4 +87,19 @@ def base_vs_chosen_rows(results: dict) -> list[dict]:
     rows.append({"seed": "mean", b_col: round(mean_interval([at_base[s] for s in seeds]).mean, 2),
                  c_col: round(mean_interval([at_chosen[s] for s in seeds]).mean, 2),
                  "chosen − base (points)": str(diff)})
+    return rows
+
+
+def lagging_seed_tasks(results: dict, points: float = 1.0) -> list[dict]:
+    """For each seed on which the swept architecture at the chosen point ends more than ``points`` below the base
+    point (:func:`base_vs_chosen_rows`), one row per task: its test accuracy (%) after the last epoch and its greedy
+    route (the block each routed layer uses most on the task's test samples, from the unit's routing map)."""
+    lagging = {int(r["seed"]) for r in base_vs_chosen_rows(results)[:-1] if r["chosen − base (points)"] < -points}
+    name = results["router_sweep"]["architecture"]
+    rows = []
+    for u in results["units"].values():
+        if u["architecture"] == name and u["seed"] in lagging:
+            routes = np.asarray(u["routing_map"]).argmax(axis=2)
+            rows += [{"seed": u["seed"], "task": t, "test acc (%)": round(100 * a, 1), "greedy route": r.tolist()}
+                     for t, (a, r) in enumerate(zip(u["per_task_accuracy"][-1], routes))]
     return rows

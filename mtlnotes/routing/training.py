@@ -127,8 +127,8 @@ def train_architecture(name: str, train: TaskData, test: TaskData, config: Train
     per_task: list[list[float]] = []
 
     def step(idx: torch.Tensor) -> None:
-        train_step(net, opt, train.x[idx].to(device).contiguous(memory_format=layout), train.y[idx].to(device), train.task[idx].to(device),
-                   collab, config.gamma, gen)
+        x = train.x[idx].to(device).contiguous(memory_format=layout)
+        train_step(net, opt, x, train.y[idx].to(device), train.task[idx].to(device), collab, config.gamma, gen)
 
     def evaluate() -> float:  # recorded every epoch (Figures 4–8); no model selection
         logits, _ = predict_tasks(net, test.x, test.task, device=device)
@@ -151,7 +151,8 @@ def train_architecture(name: str, train: TaskData, test: TaskData, config: Train
 
     budget = config.time_budget_s
     result = fit(net, opt, step, lambda epoch: minibatches(len(train), config.batch_size, gen), config.epochs,
-                 evaluate=evaluate, scheduler=sched, checkpoint=store, key=key or f"{name}-seed{seed}", restore_best=False,
+                 evaluate=evaluate, scheduler=sched, checkpoint=store, key=key or f"{name}-seed{seed}",
+                 restore_best=False,
                  desc=name, extra_state=(get_state, set_state),
                  stop=None if budget is None else lambda r: r.train_seconds >= budget)
     seconds = result.train_seconds
