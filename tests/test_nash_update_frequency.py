@@ -79,3 +79,17 @@ def test_update_frequency_rows_compare_each_n_with_solving_every_step():
     assert rows["every 12 step(s)"]["worse than N=1?"] == "inconclusive"
     with pytest.raises(ValueError, match="compares with N = 1"):
         nash_mtl.update_frequency_rows({3: freq[3]})
+
+
+def test_toy_claim_is_inconclusive_when_a_nudge_changes_a_nash_verdict():
+    def toy(flips: bool) -> dict:
+        runs = [{"start": list(s), "on_front": True, "nudge": 1e-12, "nudged_on_front": [True, True]}
+                for s in nash_mtl.TOY_STARTS]
+        if flips:
+            runs[0]["nudged_on_front"] = [True, False]
+        return {"toy": {"Nash-MTL": runs}}
+
+    robust, fragile = _claim(toy(False), "Illustrative example"), _claim(toy(True), "Illustrative example")
+    assert robust.holds is True and robust.ours == "5/5" and robust.note.endswith("nudging a start by ±1e-12: none")
+    assert fragile.holds is None and fragile.verdict == "inconclusive"
+    assert fragile.note.endswith(f"nudging a start by ±1e-12: {tuple(nash_mtl.TOY_STARTS[0])}")

@@ -28,7 +28,11 @@ def _doc(steps: int, epochs: int, dm: dict[str, list[float]], with_toy: bool = T
 def test_toy_rows_count_starts_on_the_front_and_early_stops_per_profile():
     rows = toy_profile_rows({"quick": _doc(600, 3, {"LS": [1.0]}), "full": _doc(35_000, 6, {"LS": [1.0]}, False)})
     assert rows == [{"profile": "quick", "method": "LS", "Adam steps": 600, "lr": 0.05, "on the front": "1/2",
-                     "stopped early": 1}]  # the full file has no toy: no row
+                     "stopped early": 1, "changed by a nudge": "—"}]  # the full file has no toy: no row
+    nudged = _doc(35_000, 6, {"LS": [1.0]})
+    for run, verdicts in zip(nudged["results"]["toy"]["LS"], ([True, False], [False, False])):
+        run.update(start=[0.0, 0.0], nudge=1e-12, nudged_on_front=verdicts)
+    assert toy_profile_rows({"full": nudged})[0]["changed by a nudge"] == 1  # the first start's verdict flips
 
 
 def test_multimnist_rows_give_seed_intervals_and_paired_differences_from_the_reference():

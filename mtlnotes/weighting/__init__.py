@@ -8,7 +8,8 @@ CAGrad, Nash-MTL) are :class:`GramWeighting` subclasses: ``weights(G Gᵀ) -> α
 (:mod:`mtlnotes.weighting.threads`). Every aggregator rejects non-floating gradients with a TypeError.
 :func:`nash_bargaining_weights` solves α ⊙ (G Gᵀ α) = 1. :func:`make_method` builds any of them by name.
 :mod:`~mtlnotes.weighting.metrics` holds Δm% and the mean rank (Navon et al., 2022, §6), and
-:mod:`~mtlnotes.weighting.toy` the illustrative two-objective example of their §6.1 and Fig. 2;
+:mod:`~mtlnotes.weighting.toy` the illustrative two-objective example of their §6.1 and Fig. 2 (run in batch by
+:mod:`~mtlnotes.weighting.toy_batched` with the two-task closed forms of :mod:`~mtlnotes.weighting.two_task`);
 :mod:`~mtlnotes.weighting.benchmarks` trains the compared methods on MultiMNIST, QM9 and NYUv2 (their §6.2–6.3).
 """
 

@@ -4,13 +4,15 @@ side by side, for the toy (§6.1) and for MultiMNIST, with intervals over seeds.
 from __future__ import annotations
 
 from mtlnotes.stats import compare, mean_interval
+from mtlnotes.weighting.toy import fragile_starts
 
 __all__ = ["toy_profile_rows", "multimnist_profile_rows"]
 
 
 def toy_profile_rows(docs: dict[str, dict]) -> list[dict]:
-    """One row per (profile, method) of the toy: Adam's steps and learning rate, and how many of the starts ended
-    on the Pareto front (Pareto-stationary within the profile's tolerance) or stopped early. ``docs``: profile ->
+    """One row per (profile, method) of the toy: Adam's steps and learning rate, how many of the starts ended
+    on the Pareto front (Pareto-stationary within the profile's tolerance) or stopped early, and how many of those
+    verdicts a nudge of the start changes ("—" where the file has no nudged runs). ``docs``: profile ->
     results file as read by :func:`~mtlnotes.results.read_results`, in increasing scale; profiles without a toy
     are skipped."""
     rows = []
@@ -19,7 +21,9 @@ def toy_profile_rows(docs: dict[str, dict]) -> list[dict]:
         for method, runs in (toy or {}).items():
             rows.append({"profile": profile, "method": method, "Adam steps": cfg["toy_steps"], "lr": cfg["toy_lr"],
                          "on the front": f"{sum(r['on_front'] for r in runs)}/{len(runs)}",
-                         "stopped early": sum(r["stopped"] is not None for r in runs)})
+                         "stopped early": sum(r["stopped"] is not None for r in runs),
+                         "changed by a nudge": len(fragile_starts(runs))
+                         if any("nudged_on_front" in r for r in runs) else "—"})
     return rows
 
 

@@ -1,7 +1,9 @@
 """The illustrative examples of Navon et al. (2022, "Multi-Task Learning as a Bargaining Game"): the two-objective
 toy on ℝ² (§6.1, Fig. 1; a variant of CAGrad's toy, first loss scaled by 0.1) and the update directions of Fig. 2.
 
-:func:`run_toy` optimises the toy with Adam by each method from the five starting points of the official toy script.
+:func:`run_toy` optimises the toy with Adam by each method from the five starting points of the official toy script
+(by default every run at once in NumPy, :mod:`mtlnotes.weighting.toy_batched`; ``engine="reference"`` runs the
+method objects with autograd).
 Whether a run ends on the Pareto front is judged by Pareto-stationarity: the minimum norm of the convex hull of the
 two gradients at the final point (0 exactly on the front). :func:`update_directions` returns the direction each
 method takes for given gradients (Fig. 2's question).
@@ -22,8 +24,9 @@ from mtlnotes.training import progress
 from mtlnotes.weighting.base import GradientAggregator, LossWeighting
 from mtlnotes.weighting.registry import make_method
 from mtlnotes.weighting.simplex import min_norm_weights
+from mtlnotes.weighting.toy_batched import failure_message, run_batched
 
-__all__ = ["toy_losses", "TOY_STARTS", "run_toy", "LOSS_WEIGHTINGS", "toy_summary", "FIG2_GRADS",
+__all__ = ["toy_losses", "TOY_STARTS", "run_toy", "fragile_starts", "LOSS_WEIGHTINGS", "toy_summary", "FIG2_GRADS",
            "update_directions"]
 
 #: Starting points of the illustrative example (the official toy script's five initialisations).
@@ -57,25 +60,84 @@ def _hull_min_norm(grads: torch.Tensor) -> float:
 
 def run_toy(methods: Sequence[str], *, steps: int = 35_000, lr: float = 1e-3, scale: float = 0.1,
             record_every: int = 50, stationary_tol: float = 1e-3,
-            method_kwargs: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, list[dict]]:
+            method_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
+            engine: str = "batched", nudge: float | None = None) -> dict[str, list[dict]]:
     """Trajectories (every ``record_every`` steps) of each method from each start of :data:`TOY_STARTS`, final
     losses and final Pareto-stationarity (min-norm of the gradients' convex hull; ``on_front`` when at most
     ``stationary_tol``). Adam at ``lr`` for ``steps`` steps (the official toy: lr 1e-3, 35k steps, ``scale`` 0.1);
     ``method_kwargs[name]`` go to :func:`mtlnotes.weighting.make_method`.
 
-    The five starts of a method run together as one (5, 2) parameter, each start with its own instance of the
-    method (methods keep state between steps): one evaluation of the losses, one backward pass per task and one
-    Adam step serve all five. The starts do not interact (a start's losses depend on its row only, and Adam
-    works element by element), so this is five separate runs computed at once: a step of a 2-parameter problem
-    costs interpreter time, not arithmetic, and batching removes four fifths of the autograd calls."""
+    ``engine``: ``"batched"`` (default) computes every run of every method at once in NumPy with the two-task closed
+    forms (:mod:`mtlnotes.weighting.toy_batched`; the 35,000 steps of eleven methods in well under a minute);
+    ``"reference"`` runs the method objects themselves with autograd, the five starts of a method as one (5, 2)
+    parameter, each start with its own instance of the method (about 1 ms per start, method and step). The two
+    agree step for step up to rounding (tested); on this toy, rounding can grow along a trajectory (Adam
+    normalises a gradient component that is zero in exact arithmetic to a full step), so two engines, like two
+    CPUs, can end a start at different points of the front.
+
+    ``nudge`` (batched engine only): also run every method from each start moved by +nudge and by −nudge in both
+    coordinates (in the same batch, nearly free) and record their verdicts in each run's ``nudged_on_front``. A
+    verdict that a nudge of 1e-12 changes is decided by rounding, not by the method: the run is still moving
+    along a valley (or sitting on a kink) when the steps run out. :func:`fragile_starts` lists them."""
     method_kwargs = method_kwargs or {}
-    return {name: _run_starts(name, steps, lr, scale, record_every, stationary_tol,
-                              method_kwargs.get(name, {}))
+    if engine not in ("batched", "reference"):
+        raise ValueError(f"engine must be 'batched' or 'reference', got {engine!r}")
+    if nudge is not None and (engine != "batched" or not nudge > 0):
+        raise ValueError(f"nudge needs engine='batched' and a value > 0, got nudge={nudge!r}, engine={engine!r}")
+    if engine == "batched":
+        n = len(TOY_STARTS)
+        starts = list(TOY_STARTS)
+        if nudge is not None:
+            starts += [(a + nudge, b + nudge) for a, b in TOY_STARTS] + [(a - nudge, b - nudge) for a, b in TOY_STARTS]
+        runs = run_batched(list(methods), starts, steps, lr, scale, record_every, method_kwargs)
+        out = {}
+        for name in methods:
+            traj, stop_x, stopped, final_x = runs[name]
+            out[name] = _final_runs(traj[:n], stop_x[:n], stopped[:n], final_x[:n], scale, stationary_tol)
+            if nudge is not None:
+                for s, run in enumerate(out[name]):
+                    run["nudge"] = nudge
+                    run["nudged_on_front"] = [_on_front(stop_x[r] if stop_x[r] is not None else final_x[r].tolist(),
+                                                        scale, stationary_tol) for r in (s + n, s + 2 * n)]
+        return out
+    return {name: _run_starts(name, steps, lr, scale, record_every, stationary_tol, method_kwargs.get(name, {}))
             for name in progress(methods, desc="toy")}
+
+
+def _final_runs(traj: list, stop_x: list, stopped: list, final_x, scale: float, stationary_tol: float) -> list[dict]:
+    """The runs' records: start, trajectory, final point (where a start stopped, else where it ended), its losses
+    and Pareto-stationarity (autograd at the final point)."""
+    runs = []
+    for s, start in enumerate(TOY_STARTS):
+        xs = torch.tensor(stop_x[s] if stop_x[s] is not None else [float(v) for v in final_x[s]],
+                          dtype=torch.float64, requires_grad=True)
+        f = toy_losses(xs, scale)
+        g = per_task_gradients(f, [xs], engine="reference", retain_graph=False)
+        mn = _hull_min_norm(g)
+        runs.append({"start": list(start), "trajectory": traj[s], "final_x": xs.detach().tolist(),
+                     "final_losses": f.detach().tolist(), "hull_min_norm": mn,
+                     "on_front": bool(mn <= stationary_tol), "stopped": stopped[s]})
+    return runs
+
+
+def _on_front(x: Sequence[float], scale: float, stationary_tol: float) -> bool:
+    xs = torch.tensor(list(x), dtype=torch.float64, requires_grad=True)
+    g = per_task_gradients(toy_losses(xs, scale), [xs], engine="reference", retain_graph=False)
+    return bool(_hull_min_norm(g) <= stationary_tol)
+
+
+def fragile_starts(runs: Sequence[dict]) -> list[tuple[float, ...]]:
+    """The starts of one method's runs (from :func:`run_toy` with ``nudge``) whose verdict (on the front or not)
+    changes when the start is nudged; [] for runs without nudged verdicts."""
+    return [tuple(r["start"]) for r in runs if any(v != r["on_front"] for v in r.get("nudged_on_front", ()))]
 
 
 def _run_starts(name: str, steps: int, lr: float, scale: float, record_every: int,
                 stationary_tol: float, kwargs: Mapping[str, Any]) -> list[dict]:
+    """The reference engine for one method: the five starts as one (5, 2) parameter with autograd; each start has
+    its own instance of the method (methods keep state between steps). One evaluation of the losses, one backward
+    pass per task and one Adam step serve all five; the starts do not interact (a start's losses depend on its row
+    only, and Adam works element by element), so this is five separate runs computed at once."""
     n = len(TOY_STARTS)
     x = torch.tensor(TOY_STARTS, dtype=torch.float64, requires_grad=True)
     methods = [make_method(name, 2, seed=0, **kwargs) for _ in range(n)]
@@ -97,17 +159,7 @@ def _run_starts(name: str, steps: int, lr: float, scale: float, record_every: in
             for s in range(n):
                 if stopped[s] is None:
                     traj[s].append(x.detach()[s].tolist())
-    runs = []
-    for s, start in enumerate(TOY_STARTS):
-        xs = torch.tensor(stop_x[s] if stop_x[s] is not None else x.detach()[s].tolist(), dtype=torch.float64,
-                          requires_grad=True)
-        f = toy_losses(xs, scale)
-        g = per_task_gradients(f, [xs], engine="reference", retain_graph=False)
-        mn = _hull_min_norm(g)
-        runs.append({"start": list(start), "trajectory": traj[s], "final_x": xs.detach().tolist(),
-                     "final_losses": f.detach().tolist(), "hull_min_norm": mn,
-                     "on_front": bool(mn <= stationary_tol), "stopped": stopped[s]})
-    return runs
+    return _final_runs(traj, stop_x, stopped, x.detach().tolist(), scale, stationary_tol)
 
 
 def _step_directions(methods: Sequence[LossWeighting | GradientAggregator], f: torch.Tensor, x: torch.Tensor,
@@ -121,7 +173,7 @@ def _step_directions(methods: Sequence[LossWeighting | GradientAggregator], f: t
         try:
             return compute()
         except (ValueError, RuntimeError) as exc:  # e.g. SI at a loss <= 0, Nash-MTL exactly on the front
-            failed[s] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+            failed[s] = failure_message(exc)
             return None
 
     if isinstance(methods[0], LossWeighting):  # Σ_s combine_s(f_s): each row of x gets its own start's gradient
@@ -155,7 +207,7 @@ def _step_directions(methods: Sequence[LossWeighting | GradientAggregator], f: t
 def toy_summary(toy: dict, methods: tuple[str, ...]) -> list[str]:
     """Sentences stating, from ``run_toy``'s results, which methods ended on the Pareto front from every start,
     from some, and from none, each split into loss weightings and gradient methods (so the chapter's text
-    follows the runs)."""
+    follows the runs); with nudged verdicts, a last sentence names the verdicts a nudge of the start changes."""
     reached = {m: sum(r["on_front"] for r in toy[m]) for m in methods}
     n = {m: len(toy[m]) for m in methods}
     out = []
@@ -169,6 +221,12 @@ def toy_summary(toy: dict, methods: tuple[str, ...]) -> list[str]:
             if hit:
                 groups.append(f"{kind}: {', '.join(hit)}")
         out.append(f"Ended on the Pareto front {label}: " + ("; ".join(groups) if groups else "none") + ".")
+    nudges = {r["nudge"] for m in methods for r in toy[m] if "nudge" in r}
+    if nudges:
+        fragile = [f"{m} from {', '.join(str(s) for s in fragile_starts(toy[m]))}" for m in methods
+                   if fragile_starts(toy[m])]
+        out.append(f"Verdicts that a nudge of the start by ±{', '.join(f'{v:g}' for v in sorted(nudges))} changes "
+                   f"(decided by rounding, not by the method): {'; '.join(fragile) if fragile else 'none'}.")
     return out
 
 
