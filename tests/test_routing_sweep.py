@@ -60,7 +60,7 @@ def test_the_best_point_is_the_highest_final_validation_accuracy_first_among_tie
 def test_each_point_is_the_architecture_trained_with_its_settings_and_evaluated_on_validation(tmp_path):
     train, val = _tasks(64, 0), _tasks(40, 1)
     store = CheckpointStore(tmp_path)
-    rows = router_sweep("routing-all-fc", train, val, _Config(), [(0.05, 0.3), (0.05, 0.0)], seed=2, epochs=1,
+    rows = router_sweep("routing-all-fc", train, val, _Config(), [(0.05, 0.3), (0.05, 0.0)], seeds=(2,), epochs=1,
                         store=store)
     direct = train_architecture("routing-all-fc", train, val, dataclasses.replace(_Config(), rho=0.0, epochs=1),
                                 seed=2)
@@ -71,7 +71,20 @@ def test_each_point_is_the_architecture_trained_with_its_settings_and_evaluated_
     assert store.load_state("routing-all-fc-seed2") is None                              # not the test unit's
     with pytest.raises(ValueError, match="grid is empty"):
         router_sweep("routing-all-fc", train, val, _Config(), [])
+    with pytest.raises(ValueError, match="at least one seed"):
+        router_sweep("routing-all-fc", train, val, _Config(), [(0.05, 0.3)], seeds=())
 
+
+def test_a_sweep_on_several_seeds_averages_their_curves_and_reuses_each_seeds_unit(tmp_path):
+    train, val = _tasks(64, 0), _tasks(40, 1)
+    store = CheckpointStore(tmp_path)
+    one = router_sweep("routing-all-fc", train, val, _Config(), [(0.05, 0.3)], seeds=(2,), epochs=2, store=store)
+    (row,) = router_sweep("routing-all-fc", train, val, _Config(), [(0.05, 0.3)], seeds=(2, 5), epochs=2,
+                          store=store)
+    other = train_architecture("routing-all-fc", train, val, dataclasses.replace(_Config(), epochs=2), seed=5)
+    assert row["val_accuracy_per_seed"] == {"2": one[0]["val_accuracy"], "5": other["test_accuracy"]}
+    assert row["val_accuracy"] == [(a + b) / 2 for a, b in zip(one[0]["val_accuracy"], other["test_accuracy"])]
+    assert row["train_seconds"] > one[0]["train_seconds"]    # both seeds' training
 
 def _tiny(**changes) -> chapter.Config:
     small = dict(hidden=8, epochs=1, batch_size=16, cost_tasks=(), seeds=(0,), sweep_epochs=1,
@@ -123,12 +136,32 @@ def test_without_a_sweep_the_units_keep_their_plain_keys_and_the_fingerprint_ign
     assert not set(chapter.SWEEP_FIELDS) & set(chapter.checkpoint_fingerprint(chapter.FULL))
 
 
+def _rho_sweep(accuracies: dict[float, list[float]]) -> dict:
+    runs = [{"wpl_lr": 0.01, "rho": rho, "val_accuracy": [sum(accs) / len(accs)],
+             "val_accuracy_per_seed": {str(k): [a] for k, a in enumerate(accs)}} for rho, accs in accuracies.items()]
+    return {"architecture": "routing-all-fc", "epochs": 4, "seeds": [0, 1, 2], "base": {"wpl_lr": 0.01, "rho": 0.3},
+            "runs": runs}
+
+
+def test_the_rho_claim_pairs_the_best_small_and_the_best_larger_rho_over_seeds():
+    # small ρ (≤ 0.3) ahead on every seed by about half a point: holds
+    (ahead,) = chapter.sweep_claims(_rho_sweep({0.0: [0.995, 0.994, 0.996], 0.3: [0.99, 0.99, 0.99],
+                                                1.0: [0.990, 0.989, 0.990]}), chapter.FULL)
+    assert ahead.holds is True and ahead.ours == "0"
+    assert "best small ρ (0) minus best larger ρ (1), paired over 3 seeds: +0.53 points" in ahead.note
+    # a larger ρ ahead beyond the spread: does not hold; within the spread: inconclusive
+    (behind,) = chapter.sweep_claims(_rho_sweep({0.0: [0.98, 0.981, 0.98], 0.6: [0.99, 0.99, 0.992]}), chapter.FULL)
+    assert behind.holds is False and behind.ours == "0.6"
+    (mixed,) = chapter.sweep_claims(_rho_sweep({0.0: [0.99, 0.98, 0.995], 0.6: [0.98, 0.99, 0.99]}), chapter.FULL)
+    assert mixed.holds is None and mixed.verdict == "inconclusive"
+
+
 def test_the_rho_claim_names_the_best_rho_and_stays_inconclusive_on_one_seed():
     runs = [{"wpl_lr": 0.01, "rho": r, "val_accuracy": [a]} for r, a in ((0.3, 0.990), (0.0, 0.995), (0.6, 0.985))]
     runs.append({"wpl_lr": 0.1, "rho": 0.3, "val_accuracy": [0.999]})   # another step size: not a ρ point
     sweep = {"architecture": "routing-all-fc", "epochs": 4, "base": {"wpl_lr": 0.01, "rho": 0.3}, "runs": runs}
     (claim,) = chapter.sweep_claims(sweep, chapter.FULL)
-    assert claim.ours == 0.0 and claim.verdict == "inconclusive"
+    assert claim.ours == "0" and claim.verdict == "inconclusive"
     assert "98.50% to 99.50%" in claim.note
     assert chapter.sweep_claims(dict(sweep, runs=runs[:1]), chapter.FULL) == []
     tied = runs + [{"wpl_lr": 0.01, "rho": 1.0, "val_accuracy": [0.995]}]   # as good as ρ = 0: both are named

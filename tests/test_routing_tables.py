@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mtlnotes.stats import mean_interval
 from mtlnotes.routing.tables import (accuracy_profile_rows, base_vs_chosen_rows, lagging_seed_tasks, sweep_rows,
                                      sweep_series)
 
@@ -50,6 +51,15 @@ def test_sweep_rows_say_what_each_point_varies_and_mark_the_chosen_one():
     assert [r["chosen"] for r in rows] == ["", "", "", "✓"]
     assert [r["validation acc after 2 epochs (%)"] for r in rows] == [99.1, 99.3, 99.0, 99.5]
     assert rows[0]["training (min)"] == 2.0
+
+
+def test_sweep_rows_of_a_several_seed_sweep_give_each_seed_and_the_interval():
+    sweep = _sweep()
+    sweep["runs"][0]["val_accuracy_per_seed"] = {"0": [0.98, 0.99], "1": [0.98, 0.992], "10": [0.98, 0.991]}
+    row = sweep_rows(sweep)[0]
+    assert row["per seed (%)"] == "99.00, 99.20, 99.10"        # seeds in numeric order: 0, 1, 10
+    assert row["95% interval"] == str(mean_interval([99.0, 99.2, 99.1]))
+    assert "per seed (%)" not in sweep_rows(sweep)[1]          # a point swept on one seed has no spread
 
 
 def test_sweep_series_are_the_two_coordinate_lines_sorted():

@@ -40,16 +40,23 @@ def accuracy_profile_rows(docs: dict[str, dict], table2: dict[str, float] | None
 def sweep_rows(sweep: dict) -> list[dict]:
     """One row per point of the validation sweep (``results["router_sweep"]`` of the routing chapter): the WPL step
     size, ρ, which coordinate the point varies from the base point, the validation accuracy (%) after the last
-    epoch, whether it was chosen, and its training minutes. In grid order."""
+    epoch (the mean over the sweep's seeds, with each seed's value and the 95% t-interval when there are several),
+    whether it was chosen, and its training minutes (all seeds). In grid order."""
     base, chosen = sweep["base"], sweep["chosen"]
     rows = []
     for r in sweep["runs"]:
         varies = ("base point" if (r["wpl_lr"], r["rho"]) == (base["wpl_lr"], base["rho"]) else
                   "step size" if r["rho"] == base["rho"] else "ρ")
-        rows.append({"WPL step size": r["wpl_lr"], "ρ": r["rho"], "varies": varies,
-                     f"validation acc after {len(r['val_accuracy'])} epochs (%)": round(100 * r["val_accuracy"][-1], 2),
-                     "chosen": "✓" if (r["wpl_lr"], r["rho"]) == (chosen["wpl_lr"], chosen["rho"]) else "",
-                     "training (min)": round(r["train_seconds"] / 60, 1)})
+        row = {"WPL step size": r["wpl_lr"], "ρ": r["rho"], "varies": varies,
+               f"validation acc after {len(r['val_accuracy'])} epochs (%)": round(100 * r["val_accuracy"][-1], 2)}
+        per_seed = r.get("val_accuracy_per_seed") or {}
+        if len(per_seed) > 1:
+            finals = [100 * per_seed[k][-1] for k in sorted(per_seed, key=int)]
+            row["per seed (%)"] = ", ".join(f"{v:.2f}" for v in finals)
+            row["95% interval"] = str(mean_interval(finals))
+        row.update({"chosen": "✓" if (r["wpl_lr"], r["rho"]) == (chosen["wpl_lr"], chosen["rho"]) else "",
+                    "training (min)": round(r["train_seconds"] / 60, 1)})
+        rows.append(row)
     return rows
 
 
