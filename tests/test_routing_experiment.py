@@ -162,3 +162,36 @@ def test_cost_scaling_claims_are_recorded_with_their_measured_verdict():
     assert [c.claim for c in chapter.claims(res, chapter.QUICK, timings=True)][-3:] == [c.claim for c in ours]
     assert not any("cost" in c.claim for c in chapter.claims(res, chapter.QUICK))
     assert chapter.cost_claims({"tasks": [2], "seconds_per_sample": {}}, chapter.QUICK) == []
+
+
+def _repeated(*measurements: tuple[list[float], list[float]]) -> dict:
+    reps = [_cost(r, c)["seconds_per_sample"] for r, c in measurements]
+    return {"tasks": [2, 5, 10], "seconds_per_sample": reps[0], "repeats": reps}
+
+
+def test_cost_claims_need_every_repeated_measurement_to_agree():
+    agree = chapter.cost_claims(_repeated(([1.0, 1.0, 0.8], [1.0, 1.0, 1.0]), ([1.0, 1.0, 0.85], [1.0, 1.0, 1.0]),
+                                          ([1.0, 1.0, 0.7], [1.0, 1.0, 1.0])), chapter.QUICK)
+    assert agree[2].holds is True and agree[2].ours == 0.8                    # the median ratio
+    assert agree[2].note.endswith("(each measurement: 0.80, 0.85, 0.70)") and "3 measurement(s)" in agree[2].note
+    # one timing says cheaper, another does not: inconclusive, whatever the median says
+    split = chapter.cost_claims(_repeated(([1.0, 1.0, 0.7], [1.0, 1.0, 1.0]), ([1.0, 1.0, 0.8], [1.0, 1.0, 1.0]),
+                                          ([1.0, 1.0, 1.2], [1.0, 1.0, 1.0])), chapter.QUICK)
+    assert split[2].verdict == "inconclusive" and split[2].ours == 0.8
+    assert split[0].holds is True                              # routing's own growth (0.7, 0.8, 1.2) stays ≤ 1.3
+
+
+def test_run_measures_the_cost_curve_repeatedly_and_keeps_the_median(monkeypatch):
+    import torch
+
+    calls = iter(range(1, 100))
+    monkeypatch.setattr(chapter, "step_cost", lambda name, k, **kw: float(next(calls)))
+    data = type("Data", (), {"task_names": ["a"], "y": torch.tensor([0, 1]), "__len__": lambda self: 2})()
+    monkeypatch.setattr(chapter, "load_data", lambda config, root=None: (data, data))
+    monkeypatch.setattr(chapter, "class_count", lambda d: 2)
+    res = chapter.run(dataclasses.replace(chapter.QUICK, architectures=(), cost_tasks=(2, 10)))
+    reps = res["cost"]["repeats"]
+    assert len(reps) == chapter.COST_REPEATS == 3
+    # interleaved: each repeat times both architectures at both task counts before the next repeat starts
+    assert reps[0] == {"routing-all-fc": [1.0, 2.0], "cross-stitch-all-fc": [3.0, 4.0]}
+    assert res["cost"]["seconds_per_sample"]["routing-all-fc"] == [5.0, 6.0]   # median of 1, 5, 9 and 2, 6, 10
