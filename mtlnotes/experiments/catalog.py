@@ -48,8 +48,8 @@ CHAPTERS: dict[str, ChapterInfo] = {
         {"quick": "MNIST-MTL with 40 positives per task, 3 epochs, Adam, 1 seed (CPU).",
          "full": "The paper's MNIST-MTL (10,000 training samples per task), SGD 1e-2, the five architectures of "
                  "Table 2, 3 seeds, the first 8 of the paper's 100 epochs; routing-all-fc's WPL step size and rho "
-                 "chosen on validation data (a 7-point sweep on held-out training images); about 3.6 CPU-hours "
-                 "(checkpointed; add a --worker process to use a second core).",
+                 "chosen on validation data (a 7-point sweep, 3 seeds, on held-out training images); about 5 "
+                 "CPU-hours (checkpointed; add a --worker process to use a second core).",
          "paper": "The paper's MNIST-MTL schedule (SGD, 100 epochs, 3 seeds; about 28 CPU-hours: a GPU run).",
          "paper-cifar": "CIFAR-MTL (needs the CIFAR-100 files; GPU).",
          "paper-min": "mini-ImageNet MTL (needs the mini-ImageNet files; GPU)."},

@@ -113,10 +113,10 @@ PAPER = Config(profile="paper", seeds=(0, 1, 2))
 # task), its optimiser and learning rate (SGD 1e-2), the five architectures of Table 2 and Figure 8, 3 seeds, but
 # only the first 8 of its 100 epochs (the step of the learning rate at epoch 20 is not reached). Measured on this
 # CPU, one thread, channels-last trunk: 47–66 ms per step of 100 samples, 1,000 steps per epoch, so 8 epochs × 5
-# architectures × 3 seeds ≈ 1.8 CPU-hours estimated. The committed run took 3.6 CPU-hours of training: 1.77 for the
-# four baselines, 0.74 for the validation sweep below, 0.63 for routing-all-fc at the chosen point and 0.48 at the
-# base point (kept for comparison), on two single-thread processes. 100 epochs would be ≈ 28 CPU-hours for the
-# five architectures (the paper profile: a GPU run).
+# architectures × 3 seeds ≈ 1.8 CPU-hours estimated. The committed run took 5.0 CPU-hours of training: 1.77 for the
+# four baselines, 2.15 for the validation sweep below (7 points × 3 seeds), 0.63 for routing-all-fc at the chosen
+# point and 0.48 at the base point (kept for comparison), on two single-thread processes. 100 epochs would be
+# ≈ 28 CPU-hours for the five architectures (the paper profile: a GPU run).
 # In the paper profile's CPU run (one seed, stopped after 19–38 epochs) the three architectures it trained were
 # within 0.2 points of their final accuracy after 8 epochs. routing-all-fc's WPL step size and ρ are chosen on
 # validation data by a coordinate sweep (7 points × 3 seeds, 4 epochs each, chosen by the mean over the seeds; the
