@@ -109,21 +109,24 @@ def _final_runs(traj: list, stop_x: list, stopped: list, final_x, scale: float, 
     and Pareto-stationarity (autograd at the final point)."""
     runs = []
     for s, start in enumerate(TOY_STARTS):
-        xs = torch.tensor(stop_x[s] if stop_x[s] is not None else [float(v) for v in final_x[s]],
-                          dtype=torch.float64, requires_grad=True)
-        f = toy_losses(xs, scale)
-        g = per_task_gradients(f, [xs], engine="reference", retain_graph=False)
-        mn = _hull_min_norm(g)
-        runs.append({"start": list(start), "trajectory": traj[s], "final_x": xs.detach().tolist(),
-                     "final_losses": f.detach().tolist(), "hull_min_norm": mn,
+        point = stop_x[s] if stop_x[s] is not None else [float(v) for v in final_x[s]]
+        losses, mn = _stationarity(point, scale)
+        runs.append({"start": list(start), "trajectory": traj[s], "final_x": [float(v) for v in point],
+                     "final_losses": losses, "hull_min_norm": mn,
                      "on_front": bool(mn <= stationary_tol), "stopped": stopped[s]})
     return runs
 
 
+def _stationarity(x: Sequence[float], scale: float) -> tuple[list[float], float]:
+    """The losses at x (2,) and the min-norm of their gradients' convex hull (0 on the Pareto front), by autograd."""
+    xs = torch.tensor([float(v) for v in x], dtype=torch.float64, requires_grad=True)
+    f = toy_losses(xs, scale)
+    g = per_task_gradients(f, [xs], engine="reference", retain_graph=False)
+    return f.detach().tolist(), _hull_min_norm(g)
+
+
 def _on_front(x: Sequence[float], scale: float, stationary_tol: float) -> bool:
-    xs = torch.tensor(list(x), dtype=torch.float64, requires_grad=True)
-    g = per_task_gradients(toy_losses(xs, scale), [xs], engine="reference", retain_graph=False)
-    return bool(_hull_min_norm(g) <= stationary_tol)
+    return bool(_stationarity(x, scale)[1] <= stationary_tol)
 
 
 def fragile_starts(runs: Sequence[dict]) -> list[tuple[float, ...]]:

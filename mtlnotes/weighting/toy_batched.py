@@ -105,23 +105,23 @@ class NumpyAdam:
 _Rule = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
-def _make_rule(name: str, kwargs: Mapping[str, Any], n_starts: int, lr: float) -> tuple[_Rule, list]:
-    """(rule, extra optimisers) for method ``name``: rule(f (S, 2), J (S, 2, 2), active (S,) bool) returns the
-    updates (S, 2), NaN rows where the closed form does not apply. Optimisers for the method's own parameters (UW)
-    are stepped by the rule itself."""
+def _make_rule(name: str, kwargs: Mapping[str, Any], n_starts: int, lr: float) -> _Rule:
+    """The rule of method ``name``: rule(f (S, 2), J (S, 2, 2), active (S,) bool) returns the updates (S, 2), NaN
+    rows where the closed form does not apply. The method's own parameters (UW's log-variances) are stepped by the
+    rule itself."""
     method = make_method(name, 2, seed=0, **kwargs)
     if name in ("LS", "DWA"):  # weights independent of the losses in the toy (DWA never sees an epoch end)
         w = method.weights(torch.ones(2, dtype=torch.float64)).numpy()
-        return (lambda f, j, active: two_task.combine2(np.broadcast_to(w, (len(f), 2)), j)), []
+        return lambda f, j, active: two_task.combine2(np.broadcast_to(w, (len(f), 2)), j)
     if name == "SI":
         def si(f, j, active):
             out = two_task.combine2(1.0 / f, j)
             out[(f <= 0).any(axis=1)] = np.nan
             return out
-        return si, []
+        return si
     if name == "RLW":  # one draw per step serves every start: their generators are seeded alike
         return (lambda f, j, active: two_task.combine2(
-            np.broadcast_to(method.sample(2).to(torch.float64).numpy(), (len(f), 2)), j)), []
+            np.broadcast_to(method.sample(2).to(torch.float64).numpy(), (len(f), 2)), j))
     if name == "UW":
         log_var = np.full((n_starts, 2), method.log_var.detach().numpy())  # float32, as the class holds it
         adam = NumpyAdam(log_var, lr)
@@ -133,22 +133,22 @@ def _make_rule(name: str, kwargs: Mapping[str, Any], n_starts: int, lr: float) -
             grad[~active] = 0.0
             adam.step(grad)
             return out
-        return uw, [adam]
+        return uw
     if name == "MGDA":
-        return (lambda f, j, active: two_task.combine2(two_task.mgda_weights2(two_task.gram2(j)), j)), []
+        return lambda f, j, active: two_task.combine2(two_task.mgda_weights2(two_task.gram2(j)), j)
     if name == "PCGrad":
-        return (lambda f, j, active: two_task.combine2(two_task.pcgrad_weights2(two_task.gram2(j)), j)), []
+        return lambda f, j, active: two_task.combine2(two_task.pcgrad_weights2(two_task.gram2(j)), j)
     if name == "IMTL-G":
-        return (lambda f, j, active: two_task.combine2(two_task.imtl_weights2(two_task.gram2(j)), j)), []
+        return lambda f, j, active: two_task.combine2(two_task.imtl_weights2(two_task.gram2(j)), j)
     if name == "CAGrad":
         if method.rescale:
             raise ValueError("the batched toy engine implements CAGrad without rescale; use engine='reference'")
-        return (lambda f, j, active: two_task.cagrad_directions2(j, method.c)), []
+        return lambda f, j, active: two_task.cagrad_directions2(j, method.c)
     if name == "GradDrop":
         def graddrop(f, j, active):
             u = torch.rand(2, generator=method.generator, dtype=torch.float64).numpy()
             return two_task.graddrop_directions2(j, u, method.leak)
-        return graddrop, []
+        return graddrop
     if name == "Nash-MTL":
         state = {"alpha": None, "step": 0}
 
@@ -166,7 +166,7 @@ def _make_rule(name: str, kwargs: Mapping[str, Any], n_starts: int, lr: float) -
                 over = norm > method.max_norm
                 out[over] *= (method.max_norm / norm[over])[:, None]
             return out
-        return nash, []
+        return nash
     raise ValueError(f"the batched toy engine has no rule for {name!r}")
 
 
@@ -198,7 +198,7 @@ def run_batched(methods: Sequence[str], starts: Sequence[Sequence[float]], steps
     method_kwargs = method_kwargs or {}
     n = len(starts)
     rows = {name: slice(i * n, (i + 1) * n) for i, name in enumerate(methods)}
-    rules = {name: _make_rule(name, method_kwargs.get(name, {}), n, lr)[0] for name in methods}
+    rules = {name: _make_rule(name, method_kwargs.get(name, {}), n, lr) for name in methods}
     x = np.tile(np.array(starts, dtype=np.float64), (len(methods), 1))
     adam = NumpyAdam(x, lr)
     traj = [[list(map(float, s))] for s in x]
