@@ -17,7 +17,7 @@ import torch
 
 from mtlnotes.numerics import check_portable_numerics
 
-__all__ = ["seed_everything", "make_deterministic", "set_threads", "thread_count", "choose_device", "torch_generator"]
+__all__ = ["seed_everything", "make_deterministic", "set_threads", "thread_count", "choose_device", "device_label", "torch_generator"]
 
 
 def seed_everything(seed: int) -> None:
@@ -90,3 +90,12 @@ def choose_device(override: str | None = None) -> torch.device:
             raise RuntimeError(f"device {name!r} requested but CUDA is not available on this machine")
         return device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_label(device: str | torch.device | None = None) -> str:
+    """The device as results files name it: ``"cpu"``, or ``"cuda:0 (NVIDIA H200)"`` with the GPU's name
+    (``None``: the device :func:`choose_device` would pick)."""
+    dev = str(device) if device is not None else str(choose_device())
+    if dev.startswith("cuda") and torch.cuda.is_available():
+        dev = f"{dev} ({torch.cuda.get_device_name(torch.device(dev))})"
+    return dev

@@ -24,6 +24,7 @@ import torch
 
 import mtlnotes
 from mtlnotes.numerics import portable_numerics_active
+from mtlnotes.repro import device_label
 
 __all__ = ["Claim", "provenance", "to_jsonable", "write_results", "read_results", "load_claims",
            "ledger_rows", "ledger_markdown", "repo_root", "results_dir", "find_results", "find_profiles",
@@ -112,9 +113,7 @@ def provenance(device: str | torch.device | None = None) -> dict:
     Also the CPU kernel path torch dispatched to and whether the portable numerics of
     :mod:`mtlnotes.numerics` were in force (if not, CPU numbers repeat only on the same kind of CPU).
     """
-    dev = str(device) if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
-    if dev.startswith("cuda") and torch.cuda.is_available():
-        dev = f"{dev} ({torch.cuda.get_device_name(torch.device(dev))})"
+    dev = device_label(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
     status = _git("status", "--porcelain", "--untracked-files=no")
     return {
         "package": "mtlnotes",

@@ -131,7 +131,7 @@ QUICK = Config(profile="quick", seeds=(0, 1, 2), mm_train=1200, mm_val=400, mm_t
 # at full size (54,000 / 6,000 / 10,000 images, batch 256, Adam 1e-3), 3 seeds. Six epochs instead of the paper profile's 50,
 # to fit: it took 52 min on the two cores, about 1.7 CPU-hours (11-17 s per epoch per method); the epoch of best
 # validation accuracy is tested. Per-task gradients by the layer-wise engine ("auto"), about 0.6x vmap's time at K = 2.
-FULL = Config(profile="full", seeds=(0, 1, 2), mm_epochs=6, gradient_engine="auto")
+FULL = Config(profile="full", seeds=(0, 1, 2), mm_epochs=50, gradient_engine="auto")
 PAPER = Config(profile="paper", seeds=(0, 1, 2), datasets=("toy", "multimnist", "qm9", "nyuv2"))
 PROFILES = {"quick": QUICK, "full": FULL, "paper": PAPER}
 

@@ -33,7 +33,7 @@ from mtlnotes.data.mnist import ImageDataset
 from mtlnotes.data.nyuv2 import NYUV2_METRICS, NYUv2Meter, nyuv2_losses, random_scale_crop
 from mtlnotes.data.qm9 import qm9_splits
 from mtlnotes.models import HardSharingNet, MultiLeNetEncoder
-from mtlnotes.repro import seed_everything, torch_generator
+from mtlnotes.repro import device_label, seed_everything, torch_generator
 from mtlnotes.fit import fit
 from mtlnotes.training import EpochShuffles, minibatches, predict, progress
 from mtlnotes.weighting.metrics import delta_m, mean_rank
@@ -195,7 +195,7 @@ def train_multimnist(config: BenchmarkConfig, method_name: str, tasks: list[int]
                        probe_opt, gradient_engine=config.gradient_engine)
     return {"test_acc": test_acc, "best_epoch": result.best_epoch + 1, "best_val_acc": result.best_score,
             "curve": curve, "time_per_epoch_s": result.train_seconds / config.mm_epochs,
-            "peak_step_memory_bytes": int(mem.peak)}
+            "peak_step_memory_bytes": int(mem.peak), "device": device_label(device)}
 
 
 def run_multimnist(config: BenchmarkConfig, device: torch.device | None = None,

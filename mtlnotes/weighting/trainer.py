@@ -71,7 +71,7 @@ def multitask_step(model: HardSharingNet, method: Weighting, x: torch.Tensor, ta
         reuse = method.reuse_weights()
         if reuse is not None:
             losses = task_losses(model.trunk(x))
-            weights = reuse.detach().to(losses.dtype)
+            weights = reuse.detach().to(losses)  # dtype and device of the losses (the weights may be on the CPU)
             (weights * losses).sum().backward()
         else:
             tg = shared_trunk_gradients(model.trunk, x, task_losses, engine=gradient_engine)
@@ -82,7 +82,7 @@ def multitask_step(model: HardSharingNet, method: Weighting, x: torch.Tensor, ta
             else:
                 agg = method.aggregate(tg.grads.detach(), losses.detach())
                 direction = agg.direction
-            weights = torch.ones(k, dtype=losses.dtype) if agg.weights is None else agg.weights.detach().to(losses.dtype)
+            weights = torch.ones_like(losses.detach()) if agg.weights is None else agg.weights.detach().to(losses)
             (weights * losses).sum().backward()  # heads only: the losses see a detached representation
             assign_gradient(shared, direction.detach())
         _clip_for(method, shared)
