@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 MultiMNISTSplits = tuple["MultiLabelData", "MultiLabelData", "MultiLabelData"]
 
 __all__ = ["BenchmarkConfig", "method_kwargs", "multimnist_data", "train_multimnist", "run_multimnist",
+           "multimnist_unit_names", "multimnist_unit_key", "train_multimnist_unit",
            "update_frequency_study", "train_paper_model", "run_qm9", "run_nyuv2"]
 
 
@@ -198,6 +199,25 @@ def train_multimnist(config: BenchmarkConfig, method_name: str, tasks: list[int]
             "peak_step_memory_bytes": int(mem.peak), "device": device_label(device)}
 
 
+def multimnist_unit_names(config: BenchmarkConfig, n_tasks: int = 2) -> list[str]:
+    """The units of :func:`run_multimnist` per seed: every method of ``config.methods``, then the single-task
+    baselines ``STL-0``, ``STL-1`` (LS on one head)."""
+    return list(config.methods) + [f"STL-{t}" for t in range(n_tasks)]
+
+
+def multimnist_unit_key(name: str, seed: int) -> str:
+    """The checkpoint key of unit ``name`` (a method or ``STL-t``) at ``seed``."""
+    return f"mm-{name}-seed{seed}"
+
+
+def train_multimnist_unit(config: BenchmarkConfig, name: str, data: MultiMNISTSplits, seed: int,
+                          device: torch.device | str) -> dict:
+    """:func:`train_multimnist` for unit ``name``: a method on both tasks, or ``STL-t`` (LS on task t alone)."""
+    if name.startswith("STL-"):
+        return train_multimnist(config, "LS", [int(name[4:])], data, seed, device)
+    return train_multimnist(config, name, [0, 1], data, seed, device)
+
+
 def run_multimnist(config: BenchmarkConfig, device: torch.device | None = None,
                    store: CheckpointStore | None = None) -> dict:
     """MultiMNIST: every method of ``config.methods`` and the two single-task baselines (LS on one head), each
@@ -206,12 +226,10 @@ def run_multimnist(config: BenchmarkConfig, device: torch.device | None = None,
     store = store or CheckpointStore(None)
     data = multimnist_data(config)
     n_tasks = 2
-    units = [(m, list(range(n_tasks))) for m in config.methods] + [(f"STL-{t}", [t]) for t in range(n_tasks)]
     raw: dict[str, list[dict]] = {}
-    for name, tasks in progress(units, desc="MultiMNIST"):
-        method = "LS" if name.startswith("STL") else name
-        raw[name] = [store.get_or_compute(f"mm-{name}-seed{s}", lambda s=s, m=method, t=tasks:
-                                          train_multimnist(config, m, t, data, s, device)) for s in config.seeds]
+    for name in progress(multimnist_unit_names(config), desc="MultiMNIST"):
+        raw[name] = [store.get_or_compute(multimnist_unit_key(name, s), lambda s=s, n=name:
+                                          train_multimnist_unit(config, n, data, s, device)) for s in config.seeds]
     stl = [float(np.mean([r["test_acc"][0] for r in raw[f"STL-{t}"]])) for t in range(n_tasks)]
     mean_acc = {m: [float(np.mean([r["test_acc"][t] for r in raw[m]])) for t in range(n_tasks)] for m in config.methods}
     hib = [True] * n_tasks
