@@ -16,8 +16,8 @@ import sys
 import time
 import traceback
 
+import mtlnotes  # noqa: F401  (first: pins the portable CPU kernels before torch runs anything)
 import torch
-
 from mtlnotes.experiments.nash_mtl import FULL
 from mtlnotes.repro import device_label, make_deterministic, set_threads
 from mtlnotes.weighting.benchmarks import multimnist_data, train_multimnist

@@ -128,9 +128,14 @@ class Config:
 QUICK = Config(profile="quick", seeds=(0, 1, 2), mm_train=1200, mm_val=400, mm_test=1000, mm_epochs=3, mm_batch=100,
                mm_lr=2e-3)
 # The full profile: the toy as in quick (the official script's schedule: Adam, lr 1e-3, 35,000 steps) and MultiMNIST
-# at full size (54,000 / 6,000 / 10,000 images, batch 256, Adam 1e-3), 3 seeds. Six epochs instead of the paper profile's 50,
-# to fit: it took 52 min on the two cores, about 1.7 CPU-hours (11-17 s per epoch per method); the epoch of best
-# validation accuracy is tested. Per-task gradients by the layer-wise engine ("auto"), about 0.6x vmap's time at K = 2.
+# at full size (54,000 / 6,000 / 10,000 images, batch 256, Adam 1e-3), 3 seeds, for the paper profile's 50 epochs; the
+# epoch of best validation accuracy is tested. Per-task gradients by the layer-wise engine ("auto"), about 0.6x vmap's
+# time at K = 2. On this CPU a unit (one method x one seed) takes 13-20 s per epoch on one thread, so the 39 units are
+# about 9 CPU-hours: spread over sessions through checkpoints (benchmarks/multimnist_units.py computes chosen units;
+# the finished ones are kept in results/partial/nash_mtl-full/). Session 13 ran the five loss weightings on an H200
+# (15 processes sharing the GPU: 4-9 s per epoch) and the rest on this CPU. The results file of session 9 ran 6
+# epochs (52 min on two cores, 1.7 CPU-hours): 31 of its 39 runs were best at the last epoch, and at 50 epochs the
+# best epochs of the loss weightings are 23-50 with test accuracy about 2 points higher.
 FULL = Config(profile="full", seeds=(0, 1, 2), mm_epochs=50, gradient_engine="auto")
 PAPER = Config(profile="paper", seeds=(0, 1, 2), datasets=("toy", "multimnist", "qm9", "nyuv2"))
 PROFILES = {"quick": QUICK, "full": FULL, "paper": PAPER}
