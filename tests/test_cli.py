@@ -133,9 +133,10 @@ def _claims(results, config):
 @pytest.fixture
 def restore_torch():
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     yield
     torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(deterministic)
+    torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)  # as it was: warn_only too
 
 
 def _cli(argv, capsys):
