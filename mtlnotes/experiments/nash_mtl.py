@@ -131,11 +131,11 @@ QUICK = Config(profile="quick", seeds=(0, 1, 2), mm_train=1200, mm_val=400, mm_t
 # at full size (54,000 / 6,000 / 10,000 images, batch 256, Adam 1e-3), 3 seeds, for the paper profile's 50 epochs; the
 # epoch of best validation accuracy is tested. Per-task gradients by the layer-wise engine ("auto"), about 0.6x vmap's
 # time at K = 2. On this CPU a unit (one method x one seed) takes 13-20 s per epoch on one thread, so the 39 units are
-# about 9 CPU-hours: spread over sessions through checkpoints (benchmarks/multimnist_units.py computes chosen units;
-# the finished ones are kept in results/partial/nash_mtl-full/). Session 13 ran the five loss weightings on an H200
-# (15 processes sharing the GPU: 4-9 s per epoch) and the rest on this CPU. The results file of session 9 ran 6
-# epochs (52 min on two cores, 1.7 CPU-hours): 31 of its 39 runs were best at the last epoch, and at 50 epochs the
-# best epochs of the loss weightings are 23-50 with test accuracy about 2 points higher.
+# about 9 CPU-hours: spread over sessions through checkpoints (benchmarks/multimnist_units.py computes chosen units).
+# The stored file (results/nash_mtl-full.json) ran the five loss weightings on an H200 (15 processes sharing the GPU:
+# 4-9 s per epoch) and the other 24 units on this CPU (about 5 CPU-hours); results/nash_mtl-full.units.txt lists each
+# unit's commit and device. The earlier 6-epoch file (commit aa9081a; 1.7 CPU-hours) had 31 of its 39 runs best at
+# the last epoch; at 50 epochs the best epochs are 23-50 and test accuracy is about 2 points higher.
 FULL = Config(profile="full", seeds=(0, 1, 2), mm_epochs=50, gradient_engine="auto")
 PAPER = Config(profile="paper", seeds=(0, 1, 2), datasets=("toy", "multimnist", "qm9", "nyuv2"))
 PROFILES = {"quick": QUICK, "full": FULL, "paper": PAPER}
