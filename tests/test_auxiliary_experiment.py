@@ -185,3 +185,13 @@ def test_policy_rows_compare_the_policy_with_uniform():
     assert row["sub-class top p, first epoch"] == 0.5 and row["sub-class top p, last epoch"] == 0.75
     assert row["sub-class uniform"] == 0.5
     assert row["weight-bin top p, last epoch"] == 0.2 and row["weight-bin uniform"] == round(1 / 21, 3)
+
+
+def test_full_profile_trains_on_all_of_fashion_mnist(fashion_mnist, data_root):
+    """The full profile: every official training image not held out for validation, the whole test split,
+    three seeds of every method, and PPO rollouts that tile an epoch exactly (one episode per epoch)."""
+    train, val, test = load_task(rl_aux.FULL, data_root)
+    n_train_official, n_test_official = len(fashion_mnist[0].labels), len(fashion_mnist[1].labels)
+    assert (len(train), len(val), len(test)) == (n_train_official - 10_000, 10_000, n_test_official)
+    assert len(rl_aux.FULL.seeds) >= 3 and rl_aux.FULL.methods == METHODS
+    assert len(train) % rl_aux.FULL.ppo_n_steps == 0

@@ -72,7 +72,8 @@ def _hanging(name: str, text: str, width: int, total: int = 79) -> str:
     import textwrap
 
     first = f"  {name:<{width}}"
-    return textwrap.fill(text, total, initial_indent=first, subsequent_indent=" " * len(first)) if text else first
+    return textwrap.fill(text, total, initial_indent=first, subsequent_indent=" " * len(first),
+                         break_on_hyphens=False) if text else first  # keep names such as paper-svhn whole
 
 
 def build_parser(module: str, info: ChapterInfo, profiles: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -84,7 +85,9 @@ def build_parser(module: str, info: ChapterInfo, profiles: Sequence[str] | None 
         line = info.profiles.get(name, "")
         wall = last_wall_time(module, name)
         if wall is not None:
-            line += f" Last stored run: {_minutes(wall)} (results/{module}-{name}.json)."
+            # the command's own wall time: units it read from a --checkpoint-dir (computed earlier) are not in it
+            line += (f" Last stored run: {_minutes(wall)} (results/{module}-{name}.json; units read from a "
+                     "checkpoint directory not counted).")
         lines.append(_hanging(name, line.strip(), width))
     epilog = "profiles:\n" + "\n".join(lines)
     if info.extra_options:
