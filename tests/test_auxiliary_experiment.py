@@ -195,3 +195,38 @@ def test_full_profile_trains_on_all_of_fashion_mnist(fashion_mnist, data_root):
     assert (len(train), len(val), len(test)) == (n_train_official - 10_000, 10_000, n_test_official)
     assert len(rl_aux.FULL.seeds) >= 3 and rl_aux.FULL.methods == METHODS
     assert len(train) % rl_aux.FULL.ppo_n_steps == 0
+
+
+def _units_script():
+    import importlib.util
+
+    path = Path(__file__).parents[1] / "benchmarks" / "rl_aux_units.py"
+    spec = importlib.util.spec_from_file_location("rl_aux_units", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_units_script_stores_what_the_chapter_run_reads(tmp_path, monkeypatch):
+    """benchmarks/rl_aux_units.py computes chosen units under run()'s keys and fingerprint: run() on the same
+    checkpoint directory reads them instead of training again, and gets the numbers it would have computed."""
+    config = dataclasses.replace(TINY, seeds=(0, 1), methods=("single", "human"))
+    splits = (_tiny_split(40, 0), _tiny_split(20, 1), _tiny_split(20, 2))
+    script = _units_script()
+    monkeypatch.setattr(script, "PROFILES", {"tiny": config})
+    monkeypatch.setattr(script, "load_task", lambda cfg: splits)
+    monkeypatch.setattr(rl_aux, "load_task", lambda cfg, root=None: splits)
+    script.main(["--profile", "tiny", "--checkpoint-dir", str(tmp_path), "--units", "human:1"])
+    stored = tmp_path / f"{rl_aux.unit_key('human', 1, config.aux_weight)}.json"
+    assert stored.exists()
+    fresh = rl_aux.run(config)["runs"]
+    trained = []
+    real_train = rl_aux.train_method
+    monkeypatch.setattr(rl_aux, "train_method", lambda m, *a, **k: trained.append((m, a[4])) or real_train(m, *a, **k))
+    resumed = rl_aux.run(config, checkpoint_dir=tmp_path)["runs"]
+    assert ("human", 1) not in trained and len(trained) == 3            # the stored unit is read, the rest trained
+    drop = ("epoch_seconds",)
+    assert [{k: v for k, v in r.items() if k not in drop} for r in resumed] == \
+           [{k: v for k, v in r.items() if k not in drop} for r in fresh]
+    with pytest.raises(SystemExit, match="bad unit 'rl:0'"):
+        script.main(["--profile", "tiny", "--checkpoint-dir", str(tmp_path), "--units", "rl:0"])

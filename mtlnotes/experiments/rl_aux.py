@@ -36,7 +36,8 @@ from mtlnotes.results import Claim
 from mtlnotes.stats import compare, verdict_word
 
 __all__ = ["main", "Config", "QUICK", "EXTENDED", "FULL", "PAPER", "PAPER_CIFAR10", "PAPER_SVHN", "PROFILES", "METHODS",
-           "PAPER_CIFAR100_20", "TaskSplit", "load_task", "train_method", "run", "assemble", "summarize", "claims"]
+           "PAPER_CIFAR100_20", "TaskSplit", "load_task", "train_method", "unit_key", "run", "assemble", "summarize",
+           "claims"]
 
 CHAPTER = "rl_aux"
 #: Test accuracy (%) on CIFAR-100 with 20 superclasses as primary task: Fig. 4 (single, human, maxl, rl; the
@@ -162,6 +163,11 @@ def load_task(config: Config, root=None) -> tuple[TaskSplit, TaskSplit, TaskSpli
     return pick(full, rest), pick(full, val_idx), pick(test, test_idx)
 
 
+def unit_key(method: str, seed: int, aux_weight: float) -> str:
+    """The checkpoint key of one method × seed × λ unit (what :func:`run` stores and resumes)."""
+    return f"{method}-lam{aux_weight:g}-seed{seed}"
+
+
 def run(config: Config, *, device: str | torch.device | None = None, checkpoint_dir=None, root=None) -> dict:
     """All methods × seeds, then the λ ablation; returns per-run records and per-method summaries."""
     device = torch.device(device or "cpu")
@@ -174,7 +180,7 @@ def run(config: Config, *, device: str | torch.device | None = None, checkpoint_
         runs = []
         for seed in config.seeds:
             for method in config.methods:
-                key = f"{method}-lam{config.aux_weight:g}-seed{seed}"
+                key = unit_key(method, seed, config.aux_weight)
                 runs.append(store.get_or_compute(key, lambda m=method, s=seed, k=key: train_method(
                     m, *splits, config, s, device=device, store=store, key=k)))
         ablation = []
@@ -185,7 +191,7 @@ def run(config: Config, *, device: str | torch.device | None = None, checkpoint_
                 if done:
                     ablation.append(done[0])
                     continue
-                key = f"{config.ablation_method}-lam{lam:g}-seed{seed}"
+                key = unit_key(config.ablation_method, seed, lam)
                 ablation.append(store.get_or_compute(key, lambda s=seed, lm=lam, k=key: train_method(
                     config.ablation_method, *splits, config, s, aux_weight=lm, device=device, store=store,
                     key=k)))

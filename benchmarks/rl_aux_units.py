@@ -1,0 +1,58 @@
+"""Compute chosen units (method × seed) of a chapter-3 (RL-AUX) profile into a checkpoint directory, in the order
+given.
+
+The CLI's ``--worker`` takes units in the chapter's order (seed by seed, every method); this takes them in yours
+(e.g. the cheap methods of every seed first, when a long run must be spread over several sessions). Each unit is
+the same :func:`mtlnotes.auxiliary.methods.train_method` under the same key and fingerprint as
+``python -m mtlnotes.experiments.rl_aux --profile P --checkpoint-dir DIR``, which then reads them; a unit stopped
+part-way resumes from its last finished epoch.
+
+``python benchmarks/rl_aux_units.py --profile full --checkpoint-dir DIR --units single:0,maxl:1 [--device cpu]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import mtlnotes  # noqa: F401  (first: pins the portable CPU kernels before torch runs anything)
+from mtlnotes.checkpoint import CheckpointStore
+from mtlnotes.experiments.rl_aux import PROFILES, load_task, train_method, unit_key
+from mtlnotes.repro import make_deterministic, set_threads
+
+
+def parse_units(text: str, methods: tuple[str, ...], seeds: tuple[int, ...]) -> list[tuple[str, int]]:
+    """``"single:0,maxl:1"`` -> [("single", 0), ("maxl", 1)], checked against the profile's methods and seeds."""
+    units = []
+    for item in filter(None, text.split(",")):
+        method, _, seed = item.rpartition(":")
+        if method not in methods or not seed.isdigit() or int(seed) not in seeds:
+            raise SystemExit(f"error: bad unit {item!r}: write METHOD:SEED with METHOD one of {', '.join(methods)} "
+                             f"and SEED one of {', '.join(map(str, seeds))}")
+        units.append((method, int(seed)))
+    return units
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default="full", choices=sorted(PROFILES))
+    parser.add_argument("--checkpoint-dir", required=True)
+    parser.add_argument("--units", required=True, help="comma-separated METHOD:SEED")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    config = PROFILES[args.profile]
+    units = parse_units(args.units, config.methods, config.seeds)
+    set_threads(config.threads)          # as run() does: the profile's thread count
+    make_deterministic(True)             # as the CLI does
+    store = CheckpointStore(args.checkpoint_dir, fingerprint=config)
+    splits = load_task(config)
+    for method, seed in units:
+        start = time.perf_counter()
+        key = unit_key(method, seed, config.aux_weight)
+        store.get_or_compute(key, lambda: train_method(method, *splits, config, seed, device=args.device,
+                                                       store=store, key=key))
+        print(f"{method} seed {seed}: {time.perf_counter() - start:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
