@@ -15,7 +15,7 @@ import math
 import os
 import platform
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,12 +205,15 @@ def find_profiles(chapter: str, profiles: Sequence[str], directory: str | os.Pat
     return {p: doc for p, doc in found.items() if doc is not None}
 
 
-def largest_profile(docs: dict[str, dict]) -> tuple[str, dict, str]:
+def largest_profile(docs: dict[str, dict], having: Callable[[dict], bool] | None = None) -> tuple[str, dict, str]:
     """(profile, results file, one line saying where it was computed) of the last, i.e. largest, profile of
-    :func:`find_profiles`'s ``docs``, where a chapter judges its claims."""
-    if not docs:
-        raise ValueError("no results file to judge the claims on: run the chapter's command line first")
-    profile = list(docs)[-1]
+    :func:`find_profiles`'s ``docs``, where a chapter judges its claims. With ``having``, the largest profile whose
+    file satisfies it (e.g. the largest one that ran an ablation, when the larger profiles leave it out)."""
+    candidates = [p for p, doc in docs.items() if having is None or having(doc)]
+    if not candidates:
+        raise ValueError("no results file to judge the claims on: run the chapter's command line first"
+                         if not docs else "no results file has what was asked for: run a profile that computes it")
+    profile = candidates[-1]
     doc = docs[profile]
     prov = doc["provenance"]
     line = (f"claims judged at the largest profile with a results file: {profile} "

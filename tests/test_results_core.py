@@ -191,3 +191,14 @@ def test_find_profiles_keeps_the_existing_files_in_the_given_order_and_the_last_
                     f"{doc['provenance']['device']}, seeds [0, 1, 2])")
     with pytest.raises(ValueError, match="no results file"):
         largest_profile({})
+
+
+def test_largest_profile_having_skips_larger_files_that_lack_it(tmp_path):
+    for profile, ablation in (("quick", [1]), ("extended", [1, 2]), ("full", [])):
+        write_results(tmp_path / f"toy-{profile}.json", chapter="toy", profile=profile, config={"profile": profile},
+                      seeds=[0], results={"ablation": ablation}, claims=[], wall_time_s=1.0)
+    docs = find_profiles("toy", ("quick", "extended", "full"), tmp_path)
+    assert largest_profile(docs)[0] == "full"
+    assert largest_profile(docs, having=lambda doc: bool(doc["results"]["ablation"]))[0] == "extended"
+    with pytest.raises(ValueError, match="no results file has what was asked for"):
+        largest_profile(docs, having=lambda doc: False)
