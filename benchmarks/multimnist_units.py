@@ -10,7 +10,6 @@ single-task baselines first, when a long run must be spread over several session
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
 
@@ -20,25 +19,11 @@ from mtlnotes.experiments.nash_mtl import PROFILES
 from mtlnotes.repro import make_deterministic, set_threads
 from mtlnotes.weighting.benchmarks import (multimnist_data, multimnist_unit_key, multimnist_unit_names,
                                            train_multimnist_unit)
-
-
-def parse_units(text: str, names: list[str]) -> list[tuple[str, int]]:
-    """``"Nash-MTL:0,STL-0:1"`` -> [("Nash-MTL", 0), ("STL-0", 1)], checked against the profile's unit names."""
-    units = []
-    for item in filter(None, text.split(",")):
-        name, _, seed = item.rpartition(":")
-        if name not in names or not seed.isdigit():
-            raise SystemExit(f"error: bad unit {item!r}: write NAME:SEED with NAME one of {', '.join(names)}")
-        units.append((name, int(seed)))
-    return units
+from unit_args import parse_units, unit_parser  # benchmarks/unit_args.py
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="full", choices=sorted(PROFILES))
-    parser.add_argument("--checkpoint-dir", required=True)
-    parser.add_argument("--units", required=True, help="comma-separated NAME:SEED")
-    parser.add_argument("--device", default="cpu")
+    parser = unit_parser(__doc__.split("\n\n")[0], PROFILES)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     config = PROFILES[args.profile]

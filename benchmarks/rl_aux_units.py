@@ -12,33 +12,17 @@ part-way resumes from its last finished epoch.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import mtlnotes  # noqa: F401  (first: pins the portable CPU kernels before torch runs anything)
 from mtlnotes.checkpoint import CheckpointStore
 from mtlnotes.experiments.rl_aux import PROFILES, load_task, train_method, unit_key
 from mtlnotes.repro import make_deterministic, set_threads
-
-
-def parse_units(text: str, methods: tuple[str, ...], seeds: tuple[int, ...]) -> list[tuple[str, int]]:
-    """``"single:0,maxl:1"`` -> [("single", 0), ("maxl", 1)], checked against the profile's methods and seeds."""
-    units = []
-    for item in filter(None, text.split(",")):
-        method, _, seed = item.rpartition(":")
-        if method not in methods or not seed.isdigit() or int(seed) not in seeds:
-            raise SystemExit(f"error: bad unit {item!r}: write METHOD:SEED with METHOD one of {', '.join(methods)} "
-                             f"and SEED one of {', '.join(map(str, seeds))}")
-        units.append((method, int(seed)))
-    return units
+from unit_args import parse_units, unit_parser  # benchmarks/unit_args.py
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="full", choices=sorted(PROFILES))
-    parser.add_argument("--checkpoint-dir", required=True)
-    parser.add_argument("--units", required=True, help="comma-separated METHOD:SEED")
-    parser.add_argument("--device", default="cpu")
+    parser = unit_parser(__doc__.split("\n\n")[0], PROFILES)
     args = parser.parse_args(argv)
     config = PROFILES[args.profile]
     units = parse_units(args.units, config.methods, config.seeds)

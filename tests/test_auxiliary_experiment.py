@@ -201,6 +201,8 @@ def _units_script():
     import importlib.util
 
     path = Path(__file__).parents[1] / "benchmarks" / "rl_aux_units.py"
+    if str(path.parent) not in sys.path:  # the script imports its sibling benchmarks/unit_args.py
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location("rl_aux_units", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
