@@ -3,7 +3,7 @@ given.
 
 The CLI's ``--worker`` takes units in the chapter's order (seed by seed, every method); this takes them in yours
 (e.g. the cheap methods of every seed first, when a long run must be spread over several sessions). Each unit is
-the same :func:`mtlnotes.auxiliary.methods.train_method` under the same key and fingerprint as
+:func:`mtlnotes.experiments.rl_aux.train_unit`, as in
 ``python -m mtlnotes.experiments.rl_aux --profile P --checkpoint-dir DIR``, which then reads them; a unit stopped
 part-way resumes from its last finished epoch.
 
@@ -15,8 +15,7 @@ from __future__ import annotations
 import time
 
 import mtlnotes  # noqa: F401  (first: pins the portable CPU kernels before torch runs anything)
-from mtlnotes.checkpoint import CheckpointStore
-from mtlnotes.experiments.rl_aux import PROFILES, load_task, train_method, unit_key
+from mtlnotes.experiments.rl_aux import PROFILES, load_task, train_unit
 from mtlnotes.repro import make_deterministic, set_threads
 from unit_args import parse_units, unit_parser  # benchmarks/unit_args.py
 
@@ -28,13 +27,10 @@ def main(argv: list[str] | None = None) -> None:
     units = parse_units(args.units, config.methods, config.seeds)
     set_threads(config.threads)          # as run() does: the profile's thread count
     make_deterministic(True)             # as the CLI does
-    store = CheckpointStore(args.checkpoint_dir, fingerprint=config)
     splits = load_task(config)
     for method, seed in units:
         start = time.perf_counter()
-        key = unit_key(method, seed, config.aux_weight)
-        store.get_or_compute(key, lambda: train_method(method, *splits, config, seed, device=args.device,
-                                                       store=store, key=key))
+        train_unit(method, seed, config.aux_weight, splits, config, args.device, args.checkpoint_dir)
         print(f"{method} seed {seed}: {time.perf_counter() - start:.0f} s", flush=True)
 
 

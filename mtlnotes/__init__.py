@@ -24,6 +24,7 @@ Building blocks:
 * ``stats``       -- seed statistics: t-intervals and holds / does not hold / inconclusive
 * ``results``     -- results files with provenance, claims, the ledger
 * ``checkpoint``  -- resumable units of work
+* ``parallel``    -- independent units side by side in worker processes, one per core
 * ``repro``, ``numerics``, ``datapath`` -- seeding and devices, portable CPU numerics, the data folder
 * ``plotting``    -- the book's figure style
 * ``display``     -- the book's tables: claims as tables, "—" for missing values, one notebook setup call

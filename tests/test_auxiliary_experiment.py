@@ -232,3 +232,23 @@ def test_units_script_stores_what_the_chapter_run_reads(tmp_path, monkeypatch):
            [{k: v for k, v in r.items() if k not in drop} for r in fresh]
     with pytest.raises(SystemExit, match="bad unit 'rl:0'"):
         script.main(["--profile", "tiny", "--checkpoint-dir", str(tmp_path), "--units", "rl:0"])
+
+
+def test_units_in_worker_processes_give_the_numbers_of_one_process(monkeypatch):
+    """run(processes=2) trains the units in two spawned worker processes (longest first): every run and ablation
+    record equals the one computed in this process, in the same order; only the wall times differ."""
+    config = dataclasses.replace(TINY, seeds=(0, 1), epochs=2, methods=("single", "maxl", "wa-rl"),
+                                 lambda_ablation=(0.5, 1.0), ablation_method="single", ablation_seeds=(1,))
+    splits = (_tiny_split(40, 0), _tiny_split(20, 1), _tiny_split(20, 2))
+    monkeypatch.setattr(rl_aux, "load_task", lambda cfg, root=None: splits)
+    here, spread = rl_aux.run(config), rl_aux.run(config, processes=2)
+    times = ("epoch_seconds", "agent_seconds", "main_seconds")
+
+    def numbers(records):
+        return [{k: v for k, v in r.items() if k not in times} for r in records]
+
+    assert [(r["method"], r["seed"]) for r in spread["runs"]] == [(m, s) for s in (0, 1) for m in config.methods]
+    assert [r["aux_weight"] for r in spread["ablation"]] == [0.5, 1.0]
+    assert numbers(spread["runs"]) == numbers(here["runs"])
+    assert numbers(spread["ablation"]) == numbers(here["ablation"])
+    assert spread["runs"][1]["val_acc"] != spread["runs"][4]["val_acc"]   # seeds differ: the check can see a mix-up
