@@ -10,11 +10,17 @@ Several processes may share one directory (``python -m mtlnotes.experiments.<cha
 process id) and removes it once the result is stored. A unit that another live process holds is waited for, or, in
 ``when_taken="skip"`` mode (:func:`taken_units`), passed over: ``get_or_compute`` returns None for it and records its
 key in the :class:`UnitLog` of the block. A lock left by a process that died on this host is taken over.
+
+Beside each unit the store keeps ``<key>.record`` (JSON): how the unit was computed, one segment per process that
+worked on it (git commit and dirty flag, host, start time, torch threads, GPU if any, and the seconds of compute
+that reached a saved state or the result), so a run assembled from units computed over several sessions and
+machines says what it cost (:meth:`CheckpointStore.records`; the CLI copies them into the results file).
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import hashlib
 import json
 import os
@@ -22,13 +28,14 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
-from mtlnotes.results import to_jsonable
+from mtlnotes.results import git_state, to_jsonable
 
 __all__ = ["CheckpointStore", "taken_units", "UnitLog"]
 
@@ -36,16 +43,24 @@ WhenTaken = Literal["wait", "skip"]
 
 
 class UnitLog:
-    """What the stores created inside :func:`taken_units` did: the keys they computed and the keys they skipped
-    because another process held them."""
+    """What the stores created inside :func:`taken_units` did: the keys they computed, the keys they read (stored
+    earlier) and the keys they skipped because another process held them."""
 
     def __init__(self, when_taken: WhenTaken) -> None:
         self.when_taken = when_taken
         self.computed: list[str] = []
+        self.read: list[str] = []
         self.skipped: list[str] = []
 
 
 _LOCAL = threading.local()   # the UnitLogs of the open taken_units blocks, per thread
+
+
+def _computing() -> list[str]:
+    """The keys this thread is computing, outermost first (a unit may compute other units inside it)."""
+    if not hasattr(_LOCAL, "computing"):
+        _LOCAL.computing = []
+    return _LOCAL.computing
 
 
 def _active() -> list[UnitLog]:
@@ -82,6 +97,7 @@ class CheckpointStore:
         self.log = _active()[-1] if _active() else UnitLog("wait")
         self.directory = Path(directory) if directory is not None else None
         self.fingerprint = hashlib.sha256(json.dumps(to_jsonable(fingerprint), sort_keys=True).encode()).hexdigest()[:16]
+        self._segments: dict[str, tuple[float, dict]] = {}   # key -> (perf_counter at start, segment) of this process
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
             stamp = self.directory / "FINGERPRINT"
@@ -107,6 +123,7 @@ class CheckpointStore:
         told = False
         while True:
             if path.exists():
+                self.log.read.append(key)
                 return json.loads(path.read_text())
             holder = self._take(key)
             if holder is None:
@@ -121,15 +138,75 @@ class CheckpointStore:
             time.sleep(self.poll_s)
         try:
             if path.exists():  # stored by another process between our look and our lock
+                self.log.read.append(key)
                 return json.loads(path.read_text())
+            self._begin_segment(key)
             value = to_jsonable(compute())
             tmp = path.with_suffix(f".json.tmp{os.getpid()}-{threading.get_ident()}")
             tmp.write_text(json.dumps(value))
             os.replace(tmp, path)
+            self._note_segment(key, finished=True)
             self.log.computed.append(key)
             return value
         finally:
+            if self._segments.pop(key, None) is not None:
+                _computing().remove(key)
             self._path(key, ".lock").unlink(missing_ok=True)
+
+    # ---- how each unit was computed ---------------------------------------------------------------------------
+    def _begin_segment(self, key: str) -> None:
+        commit, dirty = git_state()
+        computing = _computing()
+        segment = {"id": uuid.uuid4().hex[:12], "commit": commit, "dirty": dirty, "host": socket.gethostname(),
+                   "pid": os.getpid(),
+                   "started_utc": _utc_now(), "torch_threads": torch.get_num_threads(),
+                   "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+                   "within": computing[-1] if computing else None, "seconds": 0.0}
+        self._segments[key] = (time.perf_counter(), segment)
+        computing.append(key)
+
+    def _note_segment(self, key: str, finished: bool = False) -> None:
+        """Write this process's segment of ``key`` (its compute time so far) into ``<key>.record``."""
+        if key not in self._segments:
+            return
+        start, segment = self._segments[key]
+        segment["seconds"] = round(time.perf_counter() - start, 3)
+        record = self.record(key) or {"segments": []}
+        record["segments"] = [s for s in record["segments"] if s["id"] != segment["id"]]
+        record["segments"].append(dict(segment))
+        record["seconds"] = round(sum(s["seconds"] for s in record["segments"]), 3)
+        if finished:
+            record["finished_utc"] = _utc_now()
+        path = self._path(key, ".record")
+        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}-{threading.get_ident()}")
+        tmp.write_text(json.dumps(record, indent=1) + "\n")
+        os.replace(tmp, path)
+
+    def record(self, key: str) -> dict | None:
+        """How ``key`` was computed: ``{"segments": [...], "seconds": total, "finished_utc": ...}``, or None (no
+        directory, or a unit stored before records were kept)."""
+        if self.directory is None:
+            return None
+        path = self._path(key, ".record")
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def records(self, keys: list[str]) -> dict:
+        """The compute records of ``keys`` for a results file: each unit's record (None for a unit without one),
+        the commits and whether any segment ran from a dirty tree, and ``compute_s``, the recorded seconds of
+        all of them, where a unit computed inside another (``within``) in a process whose outer segment is
+        recorded is counted once, in the outer one."""
+        recs = {k: self.record(k) for k in dict.fromkeys(keys)}
+        kept = [r for r in recs.values() if r is not None]
+        total = 0.0
+        for r in kept:
+            for seg in r["segments"]:
+                outer = self.record(seg["within"]) if seg.get("within") else None
+                if outer is None or not any((o["host"], o["pid"]) == (seg["host"], seg["pid"])
+                                            for o in outer["segments"]):
+                    total += seg["seconds"]
+        return {"compute_s": round(total, 3), "n_units": len(recs), "n_recorded": len(kept),
+                "commits": sorted({s["commit"] or "unknown" for r in kept for s in r["segments"]}),
+                "any_dirty": any(bool(s["dirty"]) for r in kept for s in r["segments"]), "records": recs}
 
     def _take(self, key: str) -> str | None:
         """Lock ``key`` for this process: None when taken, else the holder ("host:pid") of the existing lock.
@@ -173,6 +250,7 @@ class CheckpointStore:
         tmp = path.with_suffix(".pt.tmp")
         torch.save(state, tmp)
         os.replace(tmp, path)
+        self._note_segment(key)
 
     def load_state(self, key: str) -> dict | None:
         """The saved torch state for ``key``, or None."""
@@ -180,6 +258,10 @@ class CheckpointStore:
             return None
         path = self._path(key, ".pt")
         return torch.load(path, weights_only=False) if path.exists() else None
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _alive(pid: int) -> bool:

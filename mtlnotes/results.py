@@ -3,7 +3,8 @@
 A results file is JSON: ``{"chapter", "profile", "provenance": {...}, "config": {...}, "seeds": [...],
 "wall_time_s", "results": {...}, "claims": [...]}``. Provenance records what is needed to trust and
 rerun a number: package version, git commit (and whether the tree was dirty), device, torch/python
-versions, host CPU count, UTC time.
+versions, host CPU count, UTC time. A run made with a checkpoint directory also has ``"units"``: how each of
+its units was computed (commits, hosts, seconds; possibly earlier, elsewhere), and ``compute_s``, their total.
 """
 
 from __future__ import annotations
@@ -107,6 +108,13 @@ def _git(*args: str) -> str | None:
         return None
 
 
+def git_state() -> tuple[str | None, bool | None]:
+    """(commit, dirty) of the checkout the package runs from: tracked files changed means dirty; (None, None)
+    outside a git checkout."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return _git("rev-parse", "HEAD"), (bool(status) if status is not None else None)
+
+
 def provenance(device: str | torch.device | None = None) -> dict:
     """Package version, git commit + dirty flag, device (name of the GPU if CUDA), versions, host, UTC time.
 
@@ -114,12 +122,12 @@ def provenance(device: str | torch.device | None = None) -> dict:
     :mod:`mtlnotes.numerics` were in force (if not, CPU numbers repeat only on the same kind of CPU).
     """
     dev = device_label(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    commit, dirty = git_state()
     return {
         "package": "mtlnotes",
         "package_version": mtlnotes.__version__,
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(status) if status is not None else None,
+        "git_commit": commit,
+        "git_dirty": dirty,
         "device": dev,
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
@@ -155,8 +163,10 @@ def to_jsonable(obj: Any) -> Any:
 
 def write_results(path: str | os.PathLike, *, chapter: str, profile: str, config: Any, seeds: Sequence[int],
                   results: dict, claims: Iterable[Claim], wall_time_s: float,
-                  device: str | torch.device | None = None) -> Path:
-    """Write a results file (JSON, atomically) and return its path."""
+                  device: str | torch.device | None = None, units: dict | None = None) -> Path:
+    """Write a results file (JSON, atomically) and return its path. ``units``: how the run's checkpointed units
+    were computed (:meth:`mtlnotes.checkpoint.CheckpointStore.records`), for a run assembled from units computed
+    earlier, whose cost ``wall_time_s`` (this command's own time) does not include."""
     path = Path(path)
     doc = {
         "schema": SCHEMA_VERSION,
@@ -166,6 +176,7 @@ def write_results(path: str | os.PathLike, *, chapter: str, profile: str, config
         "config": to_jsonable(config),
         "seeds": list(seeds),
         "wall_time_s": round(float(wall_time_s), 3),
+        **({"units": to_jsonable(units)} if units is not None else {}),
         "results": to_jsonable(results),
         "claims": [c.to_dict() for c in claims],
     }

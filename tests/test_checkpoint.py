@@ -79,11 +79,11 @@ def test_a_main_run_and_a_worker_compute_every_unit_once_between_them(tmp_path):
     try:
         worker = threading.Thread(target=cli._work_beside, args=(run,), kwargs={"pause_s": 0.01}, name="worker")
         worker.start()
-        results = cli._run_sharing(run, shared=True)
+        results, keys = cli._run_sharing(run, shared=True)
         worker.join(timeout=30)
     finally:
         CheckpointStore.poll_s = before
-    assert results == {i: i * i for i in range(8)}
+    assert results == {i: i * i for i in range(8)} and sorted(keys) == sorted(f"unit{i}" for i in range(8))
     assert sorted(who) == list(range(8)) and all(len(v) == 1 for v in who.values())   # each unit once
     assert {v[0] for v in who.values()} == {"MainThread", "worker"}                   # by both of them
     assert not worker.is_alive() and not list(tmp_path.glob("*.lock"))
@@ -99,3 +99,48 @@ def test_a_failure_in_a_pass_without_skipped_units_is_raised(tmp_path):
     with pytest.raises(ValueError, match="when_taken must be 'wait' or 'skip'"):
         with taken_units("later"):
             pass
+
+
+def test_a_unit_records_the_compute_of_each_process_that_worked_on_it(tmp_path):
+    """An interrupted unit keeps the segment of compute that reached its last saved state; the process that
+    finishes it adds its own: the record's seconds are their sum, with the commit each ran from."""
+    from mtlnotes.results import git_state
+
+    def interrupted():
+        time.sleep(0.2)
+        first.save_state("u", {"epoch": 1})
+        time.sleep(0.3)                       # lost: after the last saved state
+        raise KeyboardInterrupt
+
+    first = CheckpointStore(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        first.get_or_compute("u", interrupted)
+    (seg,) = first.record("u")["segments"]
+    assert 0.2 <= seg["seconds"] < 0.45 and "finished_utc" not in first.record("u")
+    assert seg["commit"] == git_state()[0] and seg["within"] is None
+
+    second = CheckpointStore(tmp_path)
+    assert second.get_or_compute("u", lambda: time.sleep(0.1) or 5) == 5
+    record = second.record("u")
+    assert len(record["segments"]) == 2 and "finished_utc" in record
+    assert record["seconds"] == pytest.approx(sum(s["seconds"] for s in record["segments"]), abs=1e-3)
+    assert record["segments"][1]["seconds"] >= 0.1
+    summary = second.records(["u", "never-recorded"])
+    assert summary["n_units"] == 2 and summary["n_recorded"] == 1 and summary["records"]["never-recorded"] is None
+    assert summary["compute_s"] == record["seconds"] and summary["commits"] == [git_state()[0] or "unknown"]
+    assert CheckpointStore(None).record("u") is None
+
+
+def test_a_unit_computed_inside_another_is_counted_once(tmp_path):
+    store = CheckpointStore(tmp_path)
+
+    def outer():
+        inner = store.get_or_compute("inner", lambda: time.sleep(0.2) or 1)
+        time.sleep(0.1)
+        return inner + 1
+
+    assert store.get_or_compute("outer", outer) == 2
+    assert store.record("inner")["segments"][0]["within"] == "outer"
+    summary = store.records(["outer", "inner"])
+    assert summary["compute_s"] == store.record("outer")["seconds"] >= 0.3
+    assert store.records(["inner"])["compute_s"] == 0.0   # its time is in its outer unit's, not listed here

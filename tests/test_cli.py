@@ -204,9 +204,15 @@ def test_a_worker_computes_units_into_the_checkpoint_directory_and_writes_no_res
     assert cli.run_cli("toy", {"quick": _Config()}, run, _claims, argv + ["--worker"]) is None
     assert "worker done: computed 2 unit(s)" in capsys.readouterr().out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]                  # no results file
-    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["FINGERPRINT", "seed1.json", "seed2.json"]
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == [
+        "FINGERPRINT", "seed1.json", "seed1.record", "seed2.json", "seed2.record"]
     path = cli.run_cli("toy", {"quick": _Config()}, run, _claims, argv)            # the main run reads them
-    assert json.loads(path.read_text())["results"] == {"1": 11, "2": 12}
+    doc = json.loads(path.read_text())
+    assert doc["results"] == {"1": 11, "2": 12}
+    units = doc["units"]                          # how the units it read were computed (by the worker)
+    assert units["n_units"] == units["n_recorded"] == 2 and sorted(units["records"]) == ["seed1", "seed2"]
+    assert units["compute_s"] == pytest.approx(sum(r["seconds"] for r in units["records"].values()))
+    assert units["commits"] == [doc["provenance"]["git_commit"] or "unknown"]
 
 
 @pytest.mark.parametrize("error, says", [
@@ -288,3 +294,22 @@ def test_fairness_runs_per_program_reaches_every_profile_and_not_the_shared_cli(
     assert name == "fairness_adult" and argv == ["--profile", "paper"]
     assert {c.runs_per_program for c in profiles.values()} == {30}
     assert {c.datasets for c in profiles.values()} == {("adult",)}
+
+
+def test_help_counts_the_recorded_compute_of_a_stored_run_assembled_from_units(tmp_path, monkeypatch):
+    """A results file written with --checkpoint-dir carries its units' compute records: --help adds their total
+    to the command's own wall time, and says how many units had no record."""
+    from mtlnotes.experiments import catalog
+    from mtlnotes.results import write_results
+
+    units = {"compute_s": 5400.0, "n_units": 3, "n_recorded": 2, "commits": ["abc"], "any_dirty": False,
+             "records": {"a": None, "b": {"seconds": 2700.0}, "c": {"seconds": 2700.0}}}
+    path = write_results(tmp_path / "toy-quick.json", chapter="toy", profile="quick", config={"profile": "quick"},
+                         seeds=[0], results={}, claims=[], wall_time_s=42.0, units=units)
+    monkeypatch.setattr(catalog, "_results_head", lambda chapter, profile: path.read_text()[:16384])
+    monkeypatch.setattr(cli, "last_units_compute", catalog.last_units_compute)
+    monkeypatch.setattr(cli, "last_wall_time", catalog.last_wall_time)
+    info = catalog.ChapterInfo("Toy", "A toy chapter.", {"quick": "Minutes."})
+    epilog = " ".join(cli.build_parser("toy", info, ["quick"]).epilog.split())
+    assert ("Last stored run: 42 s (results/toy-quick.json), plus 90 min of compute recorded in the 3 checkpointed "
+            "units it read, 1 of them unrecorded.") in epilog

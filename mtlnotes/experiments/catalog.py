@@ -14,7 +14,7 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ChapterInfo", "CHAPTERS", "from_source", "last_wall_time", "plain_text"]
+__all__ = ["ChapterInfo", "CHAPTERS", "from_source", "last_wall_time", "last_units_compute", "plain_text"]
 
 
 @dataclass(frozen=True)
@@ -131,16 +131,29 @@ def plain_text(doc: str | None) -> str:
     return " ".join(first.split())
 
 
-def last_wall_time(chapter: str, profile: str) -> float | None:
-    """Wall time in seconds of the stored ``results/<chapter>-<profile>.json`` of this checkout, if any."""
+def _results_head(chapter: str, profile: str) -> str:
+    """The first 16 KiB of ``results/<chapter>-<profile>.json`` of this checkout ("" if none): enough for the
+    fields before the results, read without parsing a file that may hold megabytes (help must be instant)."""
     path = Path(__file__).resolve().parents[2] / "results" / f"{chapter}-{profile}.json"
     try:
         with open(path, encoding="utf-8") as fh:
-            head = fh.read(8192)
+            return fh.read(16384)
     except OSError:
-        return None
-    match = re.search(r'"wall_time_s":\s*([0-9.]+)', head)
+        return ""
+
+
+def last_wall_time(chapter: str, profile: str) -> float | None:
+    """Wall time in seconds of the stored ``results/<chapter>-<profile>.json`` of this checkout, if any."""
+    match = re.search(r'"wall_time_s":\s*([0-9.]+)', _results_head(chapter, profile))
     return float(match.group(1)) if match else None
+
+
+def last_units_compute(chapter: str, profile: str) -> tuple[float, int, int] | None:
+    """(recorded compute seconds, units, units with a record) of the checkpointed units that the stored
+    results file of ``chapter`` / ``profile`` was assembled from (see :mod:`mtlnotes.checkpoint`), if it has them."""
+    match = re.search(r'"units":\s*\{\s*"compute_s":\s*([0-9.]+),\s*"n_units":\s*(\d+),\s*"n_recorded":\s*(\d+)',
+                      _results_head(chapter, profile))
+    return (float(match.group(1)), int(match.group(2)), int(match.group(3))) if match else None
 
 
 _PROFILE_LINE = re.compile(r"^\s*[*-]\s+(?:``)?([\w-]+)(?:``)?\s+(?:—|--|-|:)\s+(.+?)\s*$")

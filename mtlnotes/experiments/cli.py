@@ -25,7 +25,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mtlnotes.experiments.catalog import CHAPTERS, ChapterInfo, from_source, last_wall_time, plain_text
+from mtlnotes.experiments.catalog import (CHAPTERS, ChapterInfo, from_source, last_units_compute, last_wall_time,
+                                         plain_text)
 
 __all__ = ["run_cli", "build_parser", "usage_error", "main"]
 
@@ -64,7 +65,9 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 
 def _minutes(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 def _hanging(name: str, text: str, width: int, total: int = 79) -> str:
@@ -84,7 +87,13 @@ def build_parser(module: str, info: ChapterInfo, profiles: Sequence[str] | None 
     for name in names:
         line = info.profiles.get(name, "")
         wall = last_wall_time(module, name)
-        if wall is not None:
+        units = last_units_compute(module, name)
+        if wall is not None and units is not None:   # assembled from units of a --checkpoint-dir
+            seconds, n, recorded = units
+            unrecorded = f", {n - recorded} of them unrecorded" if recorded < n else ""
+            line += (f" Last stored run: {_minutes(wall)} (results/{module}-{name}.json), plus {_minutes(seconds)} "
+                     f"of compute recorded in the {n} checkpointed units it read{unrecorded}.")
+        elif wall is not None:
             # the command's own wall time: units it read from a --checkpoint-dir (computed earlier) are not in it
             line += (f" Last stored run: {_minutes(wall)} (results/{module}-{name}.json; units read from a "
                      "checkpoint directory not counted).")
@@ -241,8 +250,8 @@ def run_cli(chapter: str, profiles: dict[str, Any], run: Callable[..., dict],
         if args.worker:
             _work_beside(lambda: run(config, device=device, checkpoint_dir=args.checkpoint_dir))
             return None
-        results = _run_sharing(lambda: run(config, device=device, checkpoint_dir=args.checkpoint_dir),
-                               shared=args.checkpoint_dir is not None)
+        results, keys = _run_sharing(lambda: run(config, device=device, checkpoint_dir=args.checkpoint_dir),
+                                     shared=args.checkpoint_dir is not None)
     except ChecksumError as exc:
         print(f"error: the {args.profile} profile of '{chapter}' found a corrupt data file:\n{exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -251,8 +260,13 @@ def run_cli(chapter: str, profiles: dict[str, Any], run: Callable[..., dict],
               file=sys.stderr)
         raise SystemExit(2) from None
     wall = time.perf_counter() - start
+    units = None
+    if args.checkpoint_dir is not None:  # how the units were computed, in this command or earlier ones
+        from mtlnotes.checkpoint import CheckpointStore
+        units = CheckpointStore(args.checkpoint_dir).records(keys)
     path = write_results(out, chapter=chapter, profile=args.profile, config=config, seeds=config.seeds,
-                         results=results, claims=claims(results, config), wall_time_s=wall, device=device)
+                         results=results, claims=claims(results, config), wall_time_s=wall, device=device,
+                         units=units)
     print(f"wrote {path} ({wall:.1f} s)")
     return path
 
@@ -275,17 +289,19 @@ def _one_pass(run: Callable[[], dict], when_taken: str):
             return None, log
 
 
-def _run_sharing(run: Callable[[], dict], shared: bool) -> dict:
-    """The results of ``run()``. With a checkpoint directory that workers may share (``shared``): a first pass
-    computes the units no other process holds, and, if any were held, a second pass waits for them and assembles
-    the results from the stored units."""
+def _run_sharing(run: Callable[[], dict], shared: bool) -> tuple[dict, list[str]]:
+    """The results of ``run()`` and the keys of the units it computed or read. With a checkpoint directory that
+    workers may share (``shared``): a first pass computes the units no other process holds, and, if any were
+    held, a second pass waits for them and assembles the results from the stored units."""
     if not shared:
-        return run()
+        return run(), []
     results, log = _one_pass(run, "skip")
+    keys = log.computed + log.read
     if log.skipped:
         print(f"{len(log.skipped)} unit(s) held by workers; waiting for them", file=sys.stderr, flush=True)
-        results, _ = _one_pass(run, "wait")
-    return results
+        results, log = _one_pass(run, "wait")
+        keys += log.computed + log.read
+    return results, list(dict.fromkeys(keys))
 
 
 def _work_beside(run: Callable[[], dict], pause_s: float = 60.0) -> None:
