@@ -164,6 +164,9 @@ class CheckpointStore:
                    "within": computing[-1] if computing else None, "seconds": 0.0}
         self._segments[key] = (time.perf_counter(), segment)
         computing.append(key)
+        if self.record(key) is None and self._path(key, ".pt").exists():
+            # resumed from a state saved before records were kept: its earlier compute is not in the record
+            self._write_record(key, {"segments": [], "seconds": 0.0, "earlier_unrecorded": True})
 
     def _note_segment(self, key: str, finished: bool = False) -> None:
         """Write this process's segment of ``key`` (its compute time so far) into ``<key>.record``."""
@@ -177,6 +180,9 @@ class CheckpointStore:
         record["seconds"] = round(sum(s["seconds"] for s in record["segments"]), 3)
         if finished:
             record["finished_utc"] = _utc_now()
+        self._write_record(key, record)
+
+    def _write_record(self, key: str, record: dict) -> None:
         path = self._path(key, ".record")
         tmp = path.with_name(f"{path.name}.tmp{os.getpid()}-{threading.get_ident()}")
         tmp.write_text(json.dumps(record, indent=1) + "\n")
@@ -184,7 +190,8 @@ class CheckpointStore:
 
     def record(self, key: str) -> dict | None:
         """How ``key`` was computed: ``{"segments": [...], "seconds": total, "finished_utc": ...}``, or None (no
-        directory, or a unit stored before records were kept)."""
+        directory, or a unit stored before records were kept). ``"earlier_unrecorded": true`` marks a unit that
+        resumed from a state saved before records were kept: its seconds leave that earlier compute out."""
         if self.directory is None:
             return None
         path = self._path(key, ".record")
@@ -192,11 +199,13 @@ class CheckpointStore:
 
     def records(self, keys: list[str]) -> dict:
         """The compute records of ``keys`` for a results file: each unit's record (None for a unit without one),
-        the commits and whether any segment ran from a dirty tree, and ``compute_s``, the recorded seconds of
-        all of them, where a unit computed inside another (``within``) in a process whose outer segment is
+        ``n_recorded`` (units whose record covers all their compute), the commits and whether any segment ran from
+        a dirty tree, and ``compute_s``, the recorded seconds of all of them (a lower bound when ``n_recorded`` <
+        ``n_units``), where a unit computed inside another (``within``) in a process whose outer segment is
         recorded is counted once, in the outer one."""
         recs = {k: self.record(k) for k in dict.fromkeys(keys)}
         kept = [r for r in recs.values() if r is not None]
+        whole = [r for r in kept if not r.get("earlier_unrecorded")]
         total = 0.0
         for r in kept:
             for seg in r["segments"]:
@@ -204,7 +213,7 @@ class CheckpointStore:
                 if outer is None or not any((o["host"], o["pid"]) == (seg["host"], seg["pid"])
                                             for o in outer["segments"]):
                     total += seg["seconds"]
-        return {"compute_s": round(total, 3), "n_units": len(recs), "n_recorded": len(kept),
+        return {"compute_s": round(total, 3), "n_units": len(recs), "n_recorded": len(whole),
                 "commits": sorted({s["commit"] or "unknown" for r in kept for s in r["segments"]}),
                 "any_dirty": any(bool(s["dirty"]) for r in kept for s in r["segments"]), "records": recs}
 

@@ -144,3 +144,14 @@ def test_a_unit_computed_inside_another_is_counted_once(tmp_path):
     summary = store.records(["outer", "inner"])
     assert summary["compute_s"] == store.record("outer")["seconds"] >= 0.3
     assert store.records(["inner"])["compute_s"] == 0.0   # its time is in its outer unit's, not listed here
+
+
+def test_a_unit_resumed_from_a_state_saved_before_records_says_its_record_is_partial(tmp_path):
+    store = CheckpointStore(tmp_path)
+    store.save_state("old", {"epoch": 3})          # as a process without records left it (no segment, no record)
+    assert store.record("old") is None
+    assert store.get_or_compute("old", lambda: 1) == 1
+    record = store.record("old")
+    assert record["earlier_unrecorded"] is True and len(record["segments"]) == 1
+    summary = store.records(["old"])
+    assert summary["n_units"] == 1 and summary["n_recorded"] == 0 and summary["compute_s"] == record["seconds"]

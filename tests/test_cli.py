@@ -297,8 +297,8 @@ def test_fairness_runs_per_program_reaches_every_profile_and_not_the_shared_cli(
 
 
 def test_help_counts_the_recorded_compute_of_a_stored_run_assembled_from_units(tmp_path, monkeypatch):
-    """A results file written with --checkpoint-dir carries its units' compute records: --help adds their total
-    to the command's own wall time, and says how many units had no record."""
+    """A results file written with --checkpoint-dir carries its units' compute records: --help gives their total
+    beside the command's own wall time, and says how many units had no record."""
     from mtlnotes.experiments import catalog
     from mtlnotes.results import write_results
 
@@ -311,5 +311,5 @@ def test_help_counts_the_recorded_compute_of_a_stored_run_assembled_from_units(t
     monkeypatch.setattr(cli, "last_wall_time", catalog.last_wall_time)
     info = catalog.ChapterInfo("Toy", "A toy chapter.", {"quick": "Minutes."})
     epilog = " ".join(cli.build_parser("toy", info, ["quick"]).epilog.split())
-    assert ("Last stored run: 42 s (results/toy-quick.json), plus 90 min of compute recorded in the 3 checkpointed "
-            "units it read, 1 of them unrecorded.") in epilog
+    assert ("Last stored run: 42 s (results/toy-quick.json); its 3 checkpointed units, computed then or earlier: "
+            "90 min of recorded compute (1 of them without a full record).") in epilog

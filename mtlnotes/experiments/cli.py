@@ -90,9 +90,9 @@ def build_parser(module: str, info: ChapterInfo, profiles: Sequence[str] | None 
         units = last_units_compute(module, name)
         if wall is not None and units is not None:   # assembled from units of a --checkpoint-dir
             seconds, n, recorded = units
-            unrecorded = f", {n - recorded} of them unrecorded" if recorded < n else ""
-            line += (f" Last stored run: {_minutes(wall)} (results/{module}-{name}.json), plus {_minutes(seconds)} "
-                     f"of compute recorded in the {n} checkpointed units it read{unrecorded}.")
+            unrecorded = f" ({n - recorded} of them without a full record)" if recorded < n else ""
+            line += (f" Last stored run: {_minutes(wall)} (results/{module}-{name}.json); its {n} checkpointed "
+                     f"units, computed then or earlier: {_minutes(seconds)} of recorded compute{unrecorded}.")
         elif wall is not None:
             # the command's own wall time: units it read from a --checkpoint-dir (computed earlier) are not in it
             line += (f" Last stored run: {_minutes(wall)} (results/{module}-{name}.json; units read from a "
