@@ -1,0 +1,38 @@
+"""benchmarks/units_report.py: one line per unit of a checkpoint directory, from its result and its record."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from mtlnotes.checkpoint import CheckpointStore
+from mtlnotes.results import git_state
+
+
+def _script():
+    path = Path(__file__).parents[1] / "benchmarks" / "units_report.py"
+    spec = importlib.util.spec_from_file_location("units_report", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_each_unit_shows_its_best_epoch_time_and_record(tmp_path, capsys):
+    store = CheckpointStore(tmp_path, fingerprint="report")
+    store.get_or_compute("a-seed0", lambda: {"best_epoch": 2, "val_acc": [0.1, 0.2, 0.3, 0.25],
+                                             "epoch_seconds": [1.0, 3.0, 2.0, 2.0]})
+    (tmp_path / "b-seed0.json").write_text(json.dumps({"best_epoch": 0}))   # stored before records were kept
+    _script().main([str(tmp_path), "--note", "b-*=commit 1234567, GPU"])
+    a, b = capsys.readouterr().out.splitlines()
+    commit = (git_state()[0] or "unknown")[:7]
+    assert a.startswith("a-seed0") and "best epoch  3 of 4" in a and "2.0 s/epoch" in a
+    assert "1 segment(s)" in a and f"commit {commit}" in a
+    assert b.startswith("b-seed0") and "no record" in b and b.endswith("commit 1234567, GPU")
+
+
+def test_a_folder_that_is_not_a_checkpoint_directory_is_refused(tmp_path):
+    with pytest.raises(SystemExit):
+        _script().main([str(tmp_path)])
