@@ -37,7 +37,7 @@ import torch
 
 from mtlnotes.results import git_state, to_jsonable
 
-__all__ = ["CheckpointStore", "taken_units", "UnitLog"]
+__all__ = ["CheckpointStore", "taken_units", "UnitLog", "unit_records"]
 
 WhenTaken = Literal["wait", "skip"]
 
@@ -198,24 +198,8 @@ class CheckpointStore:
         return json.loads(path.read_text()) if path.exists() else None
 
     def records(self, keys: list[str]) -> dict:
-        """The compute records of ``keys`` for a results file: each unit's record (None for a unit without one),
-        ``n_recorded`` (units whose record covers all their compute), the commits and whether any segment ran from
-        a dirty tree, and ``compute_s``, the recorded seconds of all of them (a lower bound when ``n_recorded`` <
-        ``n_units``), where a unit computed inside another (``within``) in a process whose outer segment is
-        recorded is counted once, in the outer one."""
-        recs = {k: self.record(k) for k in dict.fromkeys(keys)}
-        kept = [r for r in recs.values() if r is not None]
-        whole = [r for r in kept if not r.get("earlier_unrecorded")]
-        total = 0.0
-        for r in kept:
-            for seg in r["segments"]:
-                outer = self.record(seg["within"]) if seg.get("within") else None
-                if outer is None or not any((o["host"], o["pid"]) == (seg["host"], seg["pid"])
-                                            for o in outer["segments"]):
-                    total += seg["seconds"]
-        return {"compute_s": round(total, 3), "n_units": len(recs), "n_recorded": len(whole),
-                "commits": sorted({s["commit"] or "unknown" for r in kept for s in r["segments"]}),
-                "any_dirty": any(bool(s["dirty"]) for r in kept for s in r["segments"]), "records": recs}
+        """The compute records of ``keys`` for a results file (:func:`unit_records` of this directory)."""
+        return unit_records(self.directory, keys)
 
     def _take(self, key: str) -> str | None:
         """Lock ``key`` for this process: None when taken, else the holder ("host:pid") of the existing lock.
@@ -267,6 +251,33 @@ class CheckpointStore:
             return None
         path = self._path(key, ".pt")
         return torch.load(path, weights_only=False) if path.exists() else None
+
+
+def unit_records(directory: str | os.PathLike | None, keys: list[str]) -> dict:
+    """The compute records of ``keys`` in a checkpoint directory, for a results file (read only: no fingerprint
+    is needed): each unit's record (None for a unit without one), ``n_recorded`` (units whose record covers all
+    their compute), the commits and whether any segment ran from a dirty tree, and ``compute_s``, the recorded
+    seconds of all of them (a lower bound when ``n_recorded`` < ``n_units``), where a unit computed inside another
+    (``within``) in a process whose outer segment is recorded is counted once, in the outer one."""
+    def record(key: str) -> dict | None:
+        if directory is None:
+            return None
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in key)
+        path = Path(directory) / f"{safe}.record"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    recs = {k: record(k) for k in dict.fromkeys(keys)}
+    kept = [r for r in recs.values() if r is not None]
+    whole = [r for r in kept if not r.get("earlier_unrecorded")]
+    total = 0.0
+    for r in kept:
+        for seg in r["segments"]:
+            outer = record(seg["within"]) if seg.get("within") else None
+            if outer is None or not any((o["host"], o["pid"]) == (seg["host"], seg["pid"]) for o in outer["segments"]):
+                total += seg["seconds"]
+    return {"compute_s": round(total, 3), "n_units": len(recs), "n_recorded": len(whole),
+            "commits": sorted({s["commit"] or "unknown" for r in kept for s in r["segments"]}),
+            "any_dirty": any(bool(s["dirty"]) for r in kept for s in r["segments"]), "records": recs}
 
 
 def _utc_now() -> str:

@@ -197,7 +197,7 @@ def test_a_worker_computes_units_into_the_checkpoint_directory_and_writes_no_res
     monkeypatch.chdir(tmp_path)
 
     def run(config, *, device=None, checkpoint_dir=None):
-        store = CheckpointStore(checkpoint_dir)
+        store = CheckpointStore(checkpoint_dir, fingerprint={"toy": 1})   # a chapter's store has its config's
         return {s: store.get_or_compute(f"seed{s}", lambda s=s: s + 10) for s in config.seeds}
 
     argv = ["--checkpoint-dir", "ckpt", "--seeds", "1,2"]

@@ -262,8 +262,8 @@ def run_cli(chapter: str, profiles: dict[str, Any], run: Callable[..., dict],
     wall = time.perf_counter() - start
     units = None
     if args.checkpoint_dir is not None:  # how the units were computed, in this command or earlier ones
-        from mtlnotes.checkpoint import CheckpointStore
-        units = CheckpointStore(args.checkpoint_dir).records(keys)
+        from mtlnotes.checkpoint import unit_records
+        units = unit_records(args.checkpoint_dir, keys)
     path = write_results(out, chapter=chapter, profile=args.profile, config=config, seeds=config.seeds,
                          results=results, claims=claims(results, config), wall_time_s=wall, device=device,
                          units=units)
