@@ -74,7 +74,7 @@ CHAPTERS: dict[str, ChapterInfo] = {
          "extended": "The same task with more data, epochs and seeds, plus the lambda ablation on RL-AUX "
                      "(about 45 CPU min on one thread).",
          "full": "All of Fashion-MNIST (50,000 / 10,000 / 10,000 images), 10 epochs, 3 seeds, every method "
-                 "(about 15 CPU-hours, mostly the PPO units; resumable, spread over sessions).",
+                 "(about 9 CPU-hours, mostly the PPO units; resumable, spread over sessions).",
          "paper": "CIFAR-100 (20 superclasses), VGG16, Appendix B's settings (needs the data; GPU).",
          "paper-cifar10": "CIFAR-10, 80 epochs (needs the data; GPU).",
          "paper-svhn": "SVHN, 125 epochs (needs the data; GPU)."},

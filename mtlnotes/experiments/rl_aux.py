@@ -9,7 +9,7 @@ split of the training images), never by test: each run reports the test accuracy
 
 Profiles: ``quick`` (Fashion-MNIST coarse/fine, small CNN, minutes on a CPU), ``extended`` (the same task,
 more data, epochs and seeds, plus the λ ablation on RL-AUX; about 20 CPU minutes), ``full`` (all of Fashion-MNIST,
-10 epochs, 3 seeds, every method; about 15 CPU-hours, resumable), ``paper`` (CIFAR-100 20
+10 epochs, 3 seeds, every method; about 9 CPU-hours, resumable), ``paper`` (CIFAR-100 20
 superclasses, VGG16, Appendix B's hyper-parameters), ``paper-cifar10`` (80 epochs) and ``paper-svhn``
 (125 epochs); the last three need the official data files and a GPU. One method × seed is
 :func:`mtlnotes.auxiliary.methods.train_method`; this module builds the tasks, runs the grid and states the claims.
@@ -95,10 +95,9 @@ EXTENDED = Config(profile="extended", seeds=(0, 1, 2), n_train=2000, n_val=2000,
 # validation, all 10,000 test images), 3 seeds, every method, 10 epochs: the closest to Appendix B's schedule (200
 # epochs, learning rate halved every 50) that this CPU can carry; 10 epochs of 500 SGD steps are 5,000 steps per run,
 # 21x the extended profile's 240. The λ ablation stays at the extended profile (on RL-AUX it would add 4 RL units).
-# Measured on this CPU (two single-thread processes on the two cores): a single or human unit 3-6 minutes, a MAXL
-# or WA-MAXL unit about 36 minutes (210 s per epoch); an RL or WA-RL epoch, by the extended profile's ratio (~3x
-# MAXL's), about 10 minutes, so ~1.7 hours a unit: about 15 CPU-hours in all, spread over sessions through
-# checkpoints (benchmarks/rl_aux_units.py computes chosen units; a unit resumes from its last finished epoch).
+# Measured on this CPU (the 18 units of results/rl_aux-full.json, one thread each, two or three processes on the two
+# cores; results/rl_aux-full.units.txt): a single-task or human unit 3-9 minutes, a MAXL or WA-MAXL unit 24-35, an RL unit 39-48 and a WA-RL unit 51-54 minutes; about 9 CPU-hours in all, spread over sessions
+# through checkpoints (benchmarks/rl_aux_units.py computes chosen units; a unit resumes from its last finished epoch).
 FULL = Config(profile="full", seeds=(0, 1, 2), n_train=None, n_val=10_000, n_test=None, epochs=10,
               ppo_n_steps=1000, lambda_ablation=(), ablation_method="rl", ablation_seeds=())
 PAPER = Config(profile="paper", seeds=(0, 1, 2), dataset="cifar100", psi=5, arch="vgg16", hidden=512, n_train=None,
