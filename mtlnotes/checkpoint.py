@@ -111,8 +111,7 @@ class CheckpointStore:
                 os.replace(tmp, stamp)
 
     def _path(self, key: str, suffix: str) -> Path:
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in key)
-        return self.directory / f"{safe}{suffix}"
+        return _unit_path(self.directory, key, suffix)
 
     def get_or_compute(self, key: str, compute: Callable[[], Any]) -> Any:
         """The stored result for ``key`` if any, else ``compute()`` stored (as JSON) and returned. While another
@@ -192,10 +191,7 @@ class CheckpointStore:
         """How ``key`` was computed: ``{"segments": [...], "seconds": total, "finished_utc": ...}``, or None (no
         directory, or a unit stored before records were kept). ``"earlier_unrecorded": true`` marks a unit that
         resumed from a state saved before records were kept: its seconds leave that earlier compute out."""
-        if self.directory is None:
-            return None
-        path = self._path(key, ".record")
-        return json.loads(path.read_text()) if path.exists() else None
+        return _read_record(self.directory, key)
 
     def records(self, keys: list[str]) -> dict:
         """The compute records of ``keys`` for a results file (:func:`unit_records` of this directory)."""
@@ -260,11 +256,7 @@ def unit_records(directory: str | os.PathLike | None, keys: list[str]) -> dict:
     seconds of all of them (a lower bound when ``n_recorded`` < ``n_units``), where a unit computed inside another
     (``within``) in a process whose outer segment is recorded is counted once, in the outer one."""
     def record(key: str) -> dict | None:
-        if directory is None:
-            return None
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in key)
-        path = Path(directory) / f"{safe}.record"
-        return json.loads(path.read_text()) if path.exists() else None
+        return _read_record(directory, key)
 
     recs = {k: record(k) for k in dict.fromkeys(keys)}
     kept = [r for r in recs.values() if r is not None]
@@ -278,6 +270,19 @@ def unit_records(directory: str | os.PathLike | None, keys: list[str]) -> dict:
     return {"compute_s": round(total, 3), "n_units": len(recs), "n_recorded": len(whole),
             "commits": sorted({s["commit"] or "unknown" for r in kept for s in r["segments"]}),
             "any_dirty": any(bool(s["dirty"]) for r in kept for s in r["segments"]), "records": recs}
+
+
+def _unit_path(directory: str | os.PathLike, key: str, suffix: str) -> Path:
+    """``<directory>/<key><suffix>`` with the key's characters made safe for a file name."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in key)
+    return Path(directory) / f"{safe}{suffix}"
+
+
+def _read_record(directory: str | os.PathLike | None, key: str) -> dict | None:
+    if directory is None:
+        return None
+    path = _unit_path(directory, key, ".record")
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _utc_now() -> str:
