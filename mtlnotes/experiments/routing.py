@@ -125,7 +125,7 @@ PAPER = Config(profile="paper", seeds=(0, 1, 2), wpl_lr=0.1, channels_last=True,
 # architectures × 3 seeds ≈ 1.8 CPU-hours estimated. The committed run took 5.0 CPU-hours of training: 1.77 for the
 # four baselines, 2.15 for the validation sweep below (7 points × 3 seeds), 0.63 for routing-all-fc at the chosen
 # point and 0.48 at the base point (kept for comparison), on two single-thread processes. 100 epochs would be
-# ≈ 28 CPU-hours for the five architectures (the paper profile: a GPU run).
+# ≈ 30 CPU-hours for the five architectures (the paper profile above).
 # In the paper profile's CPU run (one seed, stopped after 19–38 epochs) the three architectures it trained were
 # within 0.2 points of their final accuracy after 8 epochs. routing-all-fc's WPL step size and ρ are chosen on
 # validation data by a coordinate sweep (7 points × 3 seeds, 4 epochs each, chosen by the mean over the seeds; the
