@@ -163,8 +163,21 @@ class CheckpointStore:
                    "within": computing[-1] if computing else None, "seconds": 0.0}
         self._segments[key] = (time.perf_counter(), segment)
         computing.append(key)
-        if self.record(key) is None and self._path(key, ".pt").exists():
-            # resumed from a state saved before records were kept: its earlier compute is not in the record
+        if self._path(key, ".pt").exists():
+            self._mark_unrecorded_resume(key)
+
+    def _owner(self, state_key: str) -> str | None:
+        """The unit of this process whose compute a state saved or loaded under ``state_key`` belongs to: the unit
+        ``state_key`` itself, else the innermost unit this thread is computing in this store (a unit may keep its
+        training state under another key, e.g. ``"<arch>-seed0"`` inside the unit ``"<arch>-seed0-done"``)."""
+        if state_key in self._segments:
+            return state_key
+        inner = [k for k in _computing() if k in self._segments]
+        return inner[-1] if inner else None
+
+    def _mark_unrecorded_resume(self, key: str) -> None:
+        """``key`` resumes from a state saved before records were kept: its earlier compute is not in the record."""
+        if self.record(key) is None:
             self._write_record(key, {"segments": [], "seconds": 0.0, "earlier_unrecorded": True})
 
     def _note_segment(self, key: str, finished: bool = False) -> None:
@@ -239,14 +252,21 @@ class CheckpointStore:
         tmp = path.with_suffix(".pt.tmp")
         torch.save(state, tmp)
         os.replace(tmp, path)
-        self._note_segment(key)
+        owner = self._owner(key)
+        if owner is not None:
+            self._note_segment(owner)
 
     def load_state(self, key: str) -> dict | None:
         """The saved torch state for ``key``, or None."""
         if self.directory is None:
             return None
         path = self._path(key, ".pt")
-        return torch.load(path, weights_only=False) if path.exists() else None
+        if not path.exists():
+            return None
+        owner = self._owner(key)
+        if owner is not None:
+            self._mark_unrecorded_resume(owner)
+        return torch.load(path, weights_only=False)
 
 
 def unit_records(directory: str | os.PathLike | None, keys: list[str]) -> dict:

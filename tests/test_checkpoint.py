@@ -155,3 +155,35 @@ def test_a_unit_resumed_from_a_state_saved_before_records_says_its_record_is_par
     assert record["earlier_unrecorded"] is True and len(record["segments"]) == 1
     summary = store.records(["old"])
     assert summary["n_units"] == 1 and summary["n_recorded"] == 0 and summary["compute_s"] == record["seconds"]
+
+
+def test_a_unit_that_keeps_its_training_state_under_another_key_records_each_saved_segment(tmp_path):
+    """The routing chapter's unit "<arch>-seed0-done" trains with its state saved as "<arch>-seed0": a process
+    stopped mid-unit still leaves the compute that reached the saved state in the unit's record."""
+    def interrupted():
+        time.sleep(0.2)
+        first.save_state("u", {"epoch": 1})
+        raise KeyboardInterrupt
+
+    first = CheckpointStore(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        first.get_or_compute("u-done", interrupted)
+    (seg,) = first.record("u-done")["segments"]
+    assert seg["seconds"] >= 0.2 and first.record("u") is None
+
+    def resumed():
+        assert second.load_state("u") == {"epoch": 1}
+        return 7
+
+    second = CheckpointStore(tmp_path)
+    assert second.get_or_compute("u-done", resumed) == 7
+    record = second.record("u-done")
+    assert len(record["segments"]) == 2 and "earlier_unrecorded" not in record   # the first segment is there
+
+
+def test_a_unit_resuming_another_keys_state_saved_before_records_says_its_record_is_partial(tmp_path):
+    store = CheckpointStore(tmp_path)
+    store.save_state("u", {"epoch": 3})          # as a process without records left it (no segment, no record)
+    assert store.get_or_compute("u-done", lambda: store.load_state("u")["epoch"]) == 3
+    assert store.record("u-done")["earlier_unrecorded"] is True
+    assert store.records(["u-done"])["n_recorded"] == 0
