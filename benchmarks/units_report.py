@@ -1,7 +1,9 @@
 """List the units of a checkpoint directory and how each was computed: one line per unit with its best epoch
 (1-based) and mean seconds per epoch (when the unit's result has them) and, from its ``<key>.record``
 (:mod:`mtlnotes.checkpoint`), the commits, host, GPU and recorded seconds of compute. Units stored before records
-were kept show "no record"; ``--note KEY=TEXT`` adds what is known of them (e.g. the commit they ran at).
+were kept show "no record"; ``--note KEY=TEXT`` adds what is known of them (e.g. the commit they ran at). Then
+the units still in progress (a record but no result) and the training states saved so far (``<key>.pt``: epochs
+and seconds of training), for a run spread over several sessions.
 
 ``python benchmarks/units_report.py DIR [--note 'single-lam1-seed0=commit 9b2ed70, this CPU'] > units.txt``
 """
@@ -23,6 +25,8 @@ def describe(result: dict, record: dict | None, note: str = "") -> str:
     seconds = result.get("epoch_seconds") if isinstance(result, dict) else None
     if seconds:
         parts.append(f"{statistics.mean(seconds):7.1f} s/epoch")
+    elif isinstance(result, dict) and result.get("epochs_run") and "train_seconds" in result:   # e.g. routing
+        parts.append(f"{result['epochs_run']:>3} epochs {result['train_seconds'] / result['epochs_run']:7.1f} s/epoch")
     if record is None:
         parts.append("no record")
     else:
@@ -60,6 +64,22 @@ def main(argv: list[str] | None = None) -> None:
         record = json.loads(record_path.read_text()) if record_path.exists() else None
         note = "; ".join(t for k, t in notes if k == key or (k.endswith("*") and key.startswith(k[:-1])))
         print(f"{key:<{width}}{describe(result, record, note)}")
+    for path in sorted(args.directory.glob("*.record")):
+        if not (args.directory / f"{path.stem}.json").exists():
+            print(f"{path.stem}  in progress  {describe({}, json.loads(path.read_text()))}")
+    for path in sorted(args.directory.glob("*.pt")):
+        print(f"{path.stem}  {saved_state(path)}")
+
+
+def saved_state(path: Path) -> str:
+    """What a unit's saved training state (:func:`mtlnotes.fit.fit`'s checkpoint) holds: epochs and training time."""
+    import torch
+
+    state = torch.load(path, weights_only=False, map_location="cpu")
+    history = state.get("history", []) if isinstance(state, dict) else []
+    seconds = state.get("train_seconds") if isinstance(state, dict) else None
+    text = f"state saved after {len(history)} epoch(s)"
+    return text + (f", {seconds / 3600:.2f} h of training" if seconds is not None else "")
 
 
 if __name__ == "__main__":

@@ -36,3 +36,20 @@ def test_each_unit_shows_its_best_epoch_time_and_record(tmp_path, capsys):
 def test_a_folder_that_is_not_a_checkpoint_directory_is_refused(tmp_path):
     with pytest.raises(SystemExit):
         _script().main([str(tmp_path)])
+
+
+def test_units_in_progress_show_their_record_and_saved_epochs(tmp_path, capsys):
+    store = CheckpointStore(tmp_path, fingerprint="report")
+    store.get_or_compute("r-seed0-done", lambda: {"epochs_run": 4, "train_seconds": 10.0, "test_accuracy": [0.9] * 4})
+
+    def stopped():
+        store.save_state("r-seed1", {"history": [{}, {}], "train_seconds": 7200.0})
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.get_or_compute("r-seed1-done", stopped)
+    _script().main([str(tmp_path)])
+    done, running, state = capsys.readouterr().out.splitlines()
+    assert done.startswith("r-seed0-done") and "4 epochs     2.5 s/epoch" in done
+    assert running.startswith("r-seed1-done  in progress") and "1 segment(s)" in running
+    assert state == "r-seed1  state saved after 2 epoch(s), 2.00 h of training"
