@@ -29,7 +29,7 @@ from mtlnotes.repro import device_label
 
 __all__ = ["Claim", "provenance", "to_jsonable", "write_results", "read_results", "load_claims",
            "ledger_rows", "ledger_markdown", "repo_root", "results_dir", "find_results", "find_profiles",
-           "largest_profile"]
+           "largest_profile", "claim_key", "claims_at_largest"]
 
 SCHEMA_VERSION = 1
 
@@ -230,6 +230,38 @@ def largest_profile(docs: dict[str, dict], having: Callable[[dict], bool] | None
     line = (f"claims judged at the largest profile with a results file: {profile} "
             f"(commit {str(prov['git_commit'])[:10]}, {prov['device']}, seeds {doc['seeds']})")
     return profile, doc, line
+
+
+def claim_key(text: str) -> str:
+    """What a claim says, without the description of our measurement: the text before "ours:" (and the " (" or
+    "; " leading to it). Profiles may describe their measurement differently (e.g. the task counts of a cost
+    measurement), and the claim is still the same one."""
+    head = text.split("ours:", 1)[0]
+    return head.rstrip(" (;,").strip() if "ours:" in text else text.strip()
+
+
+def claims_at_largest(docs: dict[str, dict]) -> list[Claim]:
+    """Each claim of :func:`find_profiles`'s ``docs`` once, judged at the largest profile whose file judged it.
+
+    A larger profile may run only part of a chapter (some architectures, no sweep), so one file cannot carry every
+    verdict. For each claim (matched by :func:`claim_key`), the files are searched from the largest down; the
+    first whose verdict is other than "not judged" gives the claim (with its ``profile``), else the largest file
+    that states it. The order is the largest file's claims, then those only smaller files state, in their order."""
+    if not docs:
+        raise ValueError("no results file to judge the claims on: run the chapter's command line first")
+    largest_first = [[c if isinstance(c, Claim) else Claim.from_dict(c) for c in doc["claims"]]
+                     for doc in reversed(list(docs.values()))]
+    order: list[str] = []
+    chosen: dict[str, Claim] = {}
+    for claims in largest_first:
+        for claim in claims:
+            key = claim_key(claim.claim)
+            if key not in chosen:
+                order.append(key)
+                chosen[key] = claim
+            elif chosen[key].verdict == "not judged" and claim.verdict != "not judged":
+                chosen[key] = claim
+    return [chosen[key] for key in order]
 
 
 def load_claims(directory: str | os.PathLike | None = None) -> list[tuple[dict, Claim]]:

@@ -12,8 +12,8 @@ import torch
 from mtlnotes.checkpoint import CheckpointStore
 from mtlnotes.experiments.cli import run_cli
 from mtlnotes.repro import choose_device, seed_everything, set_threads
-from mtlnotes.results import (Claim, find_profiles, find_results, largest_profile, ledger_markdown, ledger_rows,
-                              read_results, write_results)
+from mtlnotes.results import (Claim, claim_key, claims_at_largest, find_profiles, find_results, largest_profile,
+                              ledger_markdown, ledger_rows, read_results, write_results)
 
 
 def _claims():
@@ -202,3 +202,39 @@ def test_largest_profile_having_skips_larger_files_that_lack_it(tmp_path):
     assert largest_profile(docs, having=lambda doc: bool(doc["results"]["ablation"]))[0] == "extended"
     with pytest.raises(ValueError, match="no results file has what was asked for"):
         largest_profile(docs, having=lambda doc: False)
+
+
+def test_claim_key_drops_the_description_of_our_measurement():
+    assert claim_key("A beats B (ours: A minus B, points)") == "A beats B"
+    assert claim_key("Cheaper (85% less time, 20 tasks; ours: cost at 10 tasks / at 2)") == \
+        "Cheaper (85% less time, 20 tasks"
+    assert claim_key("  accuracy of A after 100 epochs (%) ") == "accuracy of A after 100 epochs (%)"
+
+
+def test_claims_at_largest_takes_each_claim_from_the_largest_profile_that_judged_it():
+    def doc(profile, *claims):
+        return {"claims": [Claim("toy", text, 1.0, ours, holds, profile, inconclusive=inc).to_dict()
+                           for text, ours, holds, inc in claims]}
+
+    docs = {"quick": doc("quick", ("cost is flat (ours: 2 vs 10 tasks)", 1.1, True, False),
+                         ("A beats B (ours: points)", -1.0, False, False),
+                         ("A reaches 99 after 100 epochs", 97.0, None, False)),
+            "full": doc("full", ("A beats B (ours: points)", 0.5, None, True),
+                        ("A reaches 99 after 100 epochs", 98.0, None, False),
+                        ("sweep prefers small rho", 0.3, True, False),
+                        ("cost is flat (ours: 2 vs 20 tasks)", 1.4, False, False)),
+            "paper": doc("paper", ("A reaches 99 after 100 epochs", 99.2, True, False),
+                         ("A beats B (ours: points)", 0.1, None, False))}   # paper ran too few epochs to judge it
+    got = claims_at_largest(docs)
+    assert [(c.claim, c.profile, c.ours) for c in got] == [
+        ("A reaches 99 after 100 epochs", "paper", 99.2),
+        ("A beats B (ours: points)", "full", 0.5),             # inconclusive at full is a verdict; paper had none
+        ("sweep prefers small rho", "full", 0.3),
+        ("cost is flat (ours: 2 vs 20 tasks)", "full", 1.4),   # the same claim measured differently: the larger one
+    ]
+    assert [c.claim for c in claims_at_largest({"quick": docs["quick"]})] == [
+        "cost is flat (ours: 2 vs 10 tasks)", "A beats B (ours: points)", "A reaches 99 after 100 epochs"]
+    nobody = {"quick": doc("quick", ("C", None, None, False)), "full": doc("full", ("C", 2.0, None, False))}
+    assert [(c.profile, c.ours) for c in claims_at_largest(nobody)] == [("full", 2.0)]   # judged nowhere: largest
+    with pytest.raises(ValueError, match="no results file"):
+        claims_at_largest({})
