@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from mtlnotes.data import (ChecksumError, DataMissingError, IDXFormatError, ImageDataset, RemoteFile, fetch,
-                           mnist_mtl, multi_mnist, read_idx, split_indices, write_idx)
+from mtlnotes.data import (ChecksumError, DataMissingError, IDXFormatError, ImageDataset, RemoteFile, TaskData,
+                           fetch, mnist_mtl, multi_mnist, read_idx, split_indices, write_idx)
 
 
 # ---------- IDX ----------
@@ -173,3 +173,16 @@ def test_split_indices_partition():
     assert sorted(torch.cat([a, b, c]).tolist()) == list(range(103))
     with pytest.raises(ValueError):
         split_indices(10, (0.5, 0.6))
+
+
+def test_first_tasks_keeps_the_samples_of_the_first_n_tasks_in_order():
+    x = torch.arange(6.0).reshape(6, 1, 1, 1)
+    data = TaskData(x, torch.tensor([1, 0, 1, 0, 1, 1]), torch.tensor([2, 0, 1, 0, 2, 1]), ("a", "b", "c"))
+    two = data.first_tasks(2)
+    assert two.task_names == ("a", "b") and two.n_tasks == 2
+    assert two.x.flatten().tolist() == [1.0, 2.0, 3.0, 5.0]      # samples of tasks 0 and 1, in their order
+    assert two.y.tolist() == [0, 1, 0, 1] and two.task.tolist() == [0, 1, 0, 1]
+    assert data.first_tasks(3).x.flatten().tolist() == x.flatten().tolist()
+    for bad in (0, 4):
+        with pytest.raises(ValueError, match="n must lie between 1 and 3"):
+            data.first_tasks(bad)

@@ -70,6 +70,14 @@ class TaskData:
     def of_task(self, t: int) -> "TaskData":
         return self.subset(torch.nonzero(self.task == t).flatten())
 
+    def first_tasks(self, n: int) -> "TaskData":
+        """The samples of tasks 0, ..., n - 1 as an ``n``-task dataset, in their order here (Rosenbaum et al.,
+        2018, Figure 15: "results on the first n tasks")."""
+        if not 1 <= n <= self.n_tasks:
+            raise ValueError(f"n must lie between 1 and {self.n_tasks} (this dataset's tasks), got {n}")
+        keep = torch.nonzero(self.task < n).flatten()
+        return TaskData(self.x[keep], self.y[keep], self.task[keep], self.task_names[:n])
+
 
 def multi_mnist(source: ImageDataset, n: int | None = None, seed: int = 0, canvas: int = 36,
                 out_size: int = 28) -> MultiLabelData:

@@ -44,16 +44,19 @@ CHAPTERS: dict[str, ChapterInfo] = {
         "Routed SimpleConvNets (router agents: WPL, tabular and approximate Q-learning, REINFORCE; single agent, "
         "dispatched, recursive) and the static and soft baselines (task-specific, cross-stitch, soft mixture), "
         "trained jointly with SGD as in Algorithm 2 on MNIST-MTL. Records test accuracy per epoch (Table 2, "
-        "Figures 4, 5, 8), the WPL policies over time, the routing map and the cost of a step as tasks grow.",
+        "Figures 4, 5, 8) and on the first n tasks (Figure 15), the WPL policies over time, the routing map and the "
+        "cost of a step as tasks grow.",
         {"quick": "MNIST-MTL with 40 positives per task, 3 epochs, Adam, 1 seed (CPU).",
          "full": "The paper's MNIST-MTL (10,000 training samples per task), SGD 1e-2, the five architectures of "
                  "Table 2, 3 seeds, the first 8 of the paper's 100 epochs; routing-all-fc's WPL step size and rho "
                  "chosen on validation data (a 7-point sweep, 3 seeds, on held-out training images); about 5 "
-                 "CPU-hours (checkpointed; add a --worker process to use a second core).",
+                 "CPU-hours, and about 1 more for Figure 15's units on the first 2, 3 and 5 tasks (checkpointed; "
+                 "add a --worker process to use a second core).",
          "paper": "The paper's MNIST-MTL schedule (SGD 1e-2, /10 every 20 epochs, 100 epochs, 3 seeds) for the 11 "
                   "architectures; routing's WPL step size from the full profile's validation sweep; about 2 "
-                  "CPU-hours per architecture and seed (~70 in all; checkpointed every epoch, --worker processes "
-                  "share the units, --architectures runs a subset).",
+                  "CPU-hours per architecture and seed (~70 in all, and ~14 for Figure 15's routing and cross-stitch "
+                  "units on the first 2, 3 and 5 tasks; checkpointed every epoch, --worker processes share the "
+                  "units, --architectures runs a subset).",
          "paper-cifar": "CIFAR-MTL (needs the CIFAR-100 files; GPU).",
          "paper-min": "mini-ImageNet MTL (needs the mini-ImageNet files; GPU)."},
         {"--time-budget SECONDS": "stop each architecture after that much training time (epochs run are recorded)",

@@ -4,7 +4,8 @@ Trains routed SimpleConvNets (router agents: WPL, tabular / approximate Q-learni
 dispatched; layered and recursive routing) and the static / soft baselines (task-specific-1-fc,
 task-specific-all-fc, cross-stitch-all-fc, soft-mixture-all-fc) jointly with SGD as in Algorithm 2, and
 records test accuracy per epoch (Table 2, Figures 4, 5, 8), the WPL policies over time (Figures 9, 10), the
-routing map (Figure 11) and the cost of a training step as the number of tasks grows (Figures 13, 15).
+routing map (Figure 11), the accuracy of routing and cross-stitch networks trained on the first n tasks only
+(Figure 15) and the cost of a training step as the number of tasks grows (Figures 13, 15).
 
 ``python -m mtlnotes.experiments.routing --profile quick``; ``--profile paper`` is the paper's schedule on
 MNIST-MTL; ``--profile paper-cifar`` / ``paper-min`` need CIFAR-100 / mini-ImageNet (see the data modules).
@@ -33,12 +34,14 @@ from mtlnotes.stats import MIN_SEEDS, all_hold, compare, mean_interval
 from mtlnotes.routing import DEFAULT_SCALING
 from mtlnotes.routing.data import class_count, load_routing_data, load_routing_validation
 from mtlnotes.routing.sweep import best_setting, router_sweep, sweep_grid
+from mtlnotes.routing.tables import first_tasks_accuracy
 from mtlnotes.routing.training import MAX_POLICY_SNAPSHOTS, step_cost, thin_snapshots, train_architecture
 
 __all__ = ["Config", "QUICK", "FULL", "PAPER", "PAPER_CIFAR", "PAPER_MIN", "FIG4", "FIG5", "FIG8", "TABLE2_MNIST",
            "load_data", "train_architecture", "thin_snapshots", "MAX_POLICY_SNAPSHOTS", "run", "claims", "step_cost",
            "cost_claims", "COST_ARCHITECTURES", "main", "run_sweep", "sweep_claims", "checkpoint_fingerprint",
-           "SWEEP_FIELDS", "unit_key", "base_point_units"]
+           "SWEEP_FIELDS", "UNIT_KEYED_FIELDS", "unit_key", "base_point_units", "first_tasks_units",
+           "first_tasks_claims"]
 
 CHAPTER = "routing"
 FIG4 = ("routing-all-fc", "qlearning-table", "qlearning-approx", "reinforce-approx")          # RL algorithms
@@ -83,6 +86,9 @@ class Config:
     record_every: int = 20                # WPL policy snapshot every k samples of a task (Figures 9, 10)
     cost_tasks: tuple[int, ...] = (2, 5, 10)   # Figures 13/15: training cost as tasks are added (MNIST-MTL has 10)
     cost_batches: int = 6                 # timed training steps per point of the cost curve
+    first_n_tasks: tuple[int, ...] = (2, 3, 5)  # Figure 15 (accuracy): COST_ARCHITECTURES also trained on the first
+                                          # n tasks only (n blocks per layer); the paper's n are 2, 3, 5 and 10 of
+                                          # CIFAR-MTL's 20. All the dataset's tasks are the main units themselves.
     time_budget_s: float | None = None    # stop a unit after this much training time (partial CPU paper runs)
     channels_last: bool = False           # memory layout of the conv trunk: speed only (1.5–2× per training step
                                           # on this CPU, measured; the same model up to float rounding)
@@ -116,7 +122,8 @@ QUICK = Config(profile="quick", seeds=(0,), n_pos=40, n_neg_per_digit=40, n_test
 # :data:`~mtlnotes.routing.training.MAX_POLICY_SNAPSHOTS`; every 20 would keep 50,000 per agent in the checkpoints).
 # Measured on this CPU, one thread: 55–100 ms per step of 100 samples, 1,000 steps per epoch, so a unit is
 # 1.5–2.8 CPU-hours and Table 2's five architectures × 3 seeds ≈ 30 CPU-hours (run across sessions, resuming
-# from the per-epoch checkpoints; no GPU was lent to this task).
+# from the per-epoch checkpoints; no GPU was lent to this task). Figure 15's units on the first 2, 3 and 5 tasks cost
+# n/10 of a unit each, so about one unit per architecture and seed: ≈ 14 CPU-hours for routing and cross-stitch.
 PAPER = Config(profile="paper", seeds=(0, 1, 2), wpl_lr=0.1, channels_last=True, record_every=400)
 # The full profile: the paper's MNIST-MTL (1k positives and 1k of each other digit per task, 200 test samples per
 # task), its optimiser and learning rate (SGD 1e-2), the five architectures of Table 2 and Figure 8, 3 seeds, but
@@ -135,7 +142,8 @@ PAPER = Config(profile="paper", seeds=(0, 1, 2), wpl_lr=0.1, channels_last=True,
 FULL = Config(profile="full", seeds=(0, 1, 2), epochs=8, architectures=FIG8, channels_last=True,
               sweep_wpl_lrs=(0.001, 0.01, 0.1), sweep_rhos=(0.0, 0.1, 0.3, 0.6, 1.0), sweep_seeds=(0, 1, 2))
 PAPER_CIFAR = Config(profile="paper-cifar", seeds=(0, 1, 2), dataset="cifar-mtl", rho=0.0,
-                     architectures=tuple(dict.fromkeys(FIG4 + FIG5 + FIG8)), cost_tasks=(2, 5, 10, 20))
+                     architectures=tuple(dict.fromkeys(FIG4 + FIG5 + FIG8)), cost_tasks=(2, 5, 10, 20),
+                     first_n_tasks=(2, 3, 5, 10))
 PAPER_MIN = Config(profile="paper-min", seeds=(0, 1, 2), dataset="min-mtl", rho=0.0,
                    architectures=tuple(dict.fromkeys(FIG8)), cost_tasks=(2, 5, 10))
 
@@ -151,12 +159,17 @@ def load_data(config: Config, root: str | os.PathLike | None = None) -> tuple[Ta
 SWEEP_FIELDS = ("sweep_architecture", "sweep_wpl_lrs", "sweep_rhos", "sweep_epochs", "sweep_seeds", "val_fraction",
                 "n_val_per_task")
 
+#: Config fields that no stored unit depends on through the fingerprint because the units they add carry them in
+#: their keys: Figure 15's task counts ("<architecture>-first<n>-seed<s>").
+UNIT_KEYED_FIELDS = ("first_n_tasks",)
+
 
 def checkpoint_fingerprint(config: Config) -> dict:
     """What a checkpoint directory of ``config`` must agree on: the config without the time budget, the list of
-    architectures and the sweep's fields (:data:`SWEEP_FIELDS`)."""
+    architectures, the sweep's fields (:data:`SWEEP_FIELDS`) and the fields whose units carry them in their keys
+    (:data:`UNIT_KEYED_FIELDS`)."""
     fields = dataclasses.asdict(dataclasses.replace(config, time_budget_s=None, architectures=()))
-    return {k: v for k, v in fields.items() if k not in SWEEP_FIELDS}
+    return {k: v for k, v in fields.items() if k not in SWEEP_FIELDS + UNIT_KEYED_FIELDS}
 
 
 def run_sweep(config: Config, *, device: torch.device | str = "cpu", store: CheckpointStore | None = None,
@@ -179,20 +192,23 @@ def run_sweep(config: Config, *, device: torch.device | str = "cpu", store: Chec
             "runs": rows, "chosen": {"wpl_lr": chosen["wpl_lr"], "rho": chosen["rho"]}}
 
 
-def unit_key(name: str, seed: int, used: Config, config: Config) -> str:
+def unit_key(name: str, seed: int, used: Config, config: Config, first_n: int | None = None) -> str:
     """The checkpoint key of ``name``'s test-set unit trained with ``used`` (``config`` with the swept router
-    settings, or ``config`` itself): plain ``"{name}-seed{seed}"`` when the router settings are ``config``'s own."""
+    settings, or ``config`` itself): plain ``"{name}-seed{seed}"`` when the router settings are ``config``'s own;
+    ``"{name}-first{n}-..."`` for a unit trained on the first ``first_n`` tasks only (Figure 15)."""
+    name = name if first_n is None else f"{name}-first{first_n}"
     if (used.wpl_lr, used.rho) == (config.wpl_lr, config.rho):
         return f"{name}-seed{seed}"
     return f"{name}-lr{used.wpl_lr:g}-rho{used.rho:g}-seed{seed}"
 
 
 def _train_unit(name: str, seed: int, used: Config, config: Config, train: TaskData, test: TaskData,
-                device: torch.device | str, store: CheckpointStore, record: bool = False) -> dict | None:
+                device: torch.device | str, store: CheckpointStore, record: bool = False,
+                first_n: int | None = None) -> dict | None:
     """One (architecture, seed) unit trained with ``used``'s settings under :func:`unit_key`: stored in ``store``
     (None while another process holds it, in skip mode), or, with a time budget, always trained (a partial unit is
-    never stored as finished)."""
-    key = unit_key(name, seed, used, config)
+    never stored as finished). ``train`` and ``test`` are already cut to the unit's tasks."""
+    key = unit_key(name, seed, used, config, first_n)
     if config.time_budget_s is not None:
         return train_architecture(name, train, test, used, seed, device, store, record, key=key)
     return store.get_or_compute(key + "-done", lambda: train_architecture(name, train, test, used, seed, device,
@@ -210,6 +226,36 @@ def base_point_units(config: Config, train: TaskData, test: TaskData, device: to
             out[f"seed{seed}"] = {k: unit[k] for k in ("seed", "test_accuracy", "per_task_accuracy", "epochs_run",
                                                        "train_seconds")}
     return out
+
+
+def first_tasks_units(config: Config, tuned: Config | None, train: TaskData, test: TaskData,
+                      device: torch.device | str, store: CheckpointStore) -> dict | None:
+    """Figure 15's accuracy half ("Results on the first n tasks of CIFAR-MTL"; §4: routing "consistently perform[s]
+    better than cross-stitch networks ... across all these problems"): each of :data:`COST_ARCHITECTURES` trained on
+    the first n tasks only, for each n of ``config.first_n_tasks`` and every seed, with n blocks per layer and the
+    settings of the main units (``tuned`` for the swept architecture; its units wait while ``tuned`` is None).
+    ``{"tasks": [n...], "all_tasks": T, "units": {key: {architecture, n_tasks, seed, test_accuracy per epoch,
+    epochs_run, train_seconds}}}``; None when the configuration trains only one of the two architectures."""
+    if not config.first_n_tasks or not set(COST_ARCHITECTURES) <= set(config.architectures):
+        return None
+    bad = [n for n in config.first_n_tasks if not 2 <= n < train.n_tasks]
+    if bad:
+        raise ValueError(f"first_n_tasks {bad} out of range: each n must lie between 2 and {train.n_tasks - 1} "
+                         f"(all {train.n_tasks} tasks are the main units)")
+    units = {}
+    for n in config.first_n_tasks:
+        part_train, part_test = train.first_tasks(n), test.first_tasks(n)
+        for seed in config.seeds:
+            for name in COST_ARCHITECTURES:
+                used = tuned if name == config.sweep_architecture else config
+                if used is None:
+                    continue
+                unit = _train_unit(name, seed, used, config, part_train, part_test, device, store, first_n=n)
+                if unit is not None:
+                    units[unit_key(name, seed, used, config, n)] = {
+                        "architecture": name, "n_tasks": n, "seed": seed,
+                        **{k: unit[k] for k in ("test_accuracy", "epochs_run", "train_seconds")}}
+    return {"tasks": list(config.first_n_tasks), "all_tasks": train.n_tasks, "units": units}
 
 
 def run(config: Config, *, device: torch.device | str | None = None, checkpoint_dir=None, root=None) -> dict:
@@ -237,6 +283,7 @@ def run(config: Config, *, device: torch.device | str | None = None, checkpoint_
                                                                     store, record)
     if sweep is not None and config.sweep_architecture in config.architectures and tuned != config:
         sweep["base_units"] = base_point_units(config, train, test, device, store)
+    first_tasks = first_tasks_units(config, tuned, train, test, device, store)
     # Figures 13/15: CPU time (of this process) per training sample as tasks are added; a timing, so it varies
     # from run to run and its claims are judged from one measurement
     # measured COST_REPEATS times, interleaved, since one timing varies by ±15% between runs on this machine
@@ -250,7 +297,8 @@ def run(config: Config, *, device: torch.device | str | None = None, checkpoint_
             "majority_baseline": float(max((test.y == c).float().mean() for c in range(class_count(train)))),
             "units": units, "cost": {"tasks": list(config.cost_tasks), "seconds_per_sample": cost,
                                      "repeats": repeats},
-            **({"router_sweep": sweep} if sweep is not None else {})}
+            **({"router_sweep": sweep} if sweep is not None else {}),
+            **({"first_tasks": first_tasks} if first_tasks is not None else {})}
 
 
 #: How close (points) our accuracy after 100 epochs must be to Table 2's for "matches the paper".
@@ -330,6 +378,7 @@ def claims(results: dict, config: Config, *, timings: bool = False) -> list[Clai
     CLI's results files) also the cost-scaling claims (:func:`cost_claims`) when ``results`` holds the cost
     measurement. Off by default: timings vary between runs, and a notebook's table must not."""
     cost = cost_claims(results["cost"], config) if timings and "cost" in results else []
+    cost = first_tasks_claims(results, config) + cost
     if config.dataset != "mnist-mtl":
         return cost
     have = {u["architecture"] for u in results["units"].values()}
@@ -412,6 +461,32 @@ def claims(results: dict, config: Config, *, timings: bool = False) -> list[Clai
                                   f"({seeds_note})"))
     sweep = sweep_claims(results["router_sweep"], config) if "router_sweep" in results else []
     return out + sweep + cost
+
+
+def first_tasks_claims(results: dict, config: Config) -> list[Claim]:
+    """§4 and Figure 15: routing networks "consistently perform better than cross-stitch networks ... across all
+    these problems" (the first 2, 3, 5 and 10 of CIFAR-MTL's tasks). Judged from ``results["first_tasks"]`` and the
+    main units: for each number of tasks, routing-all-fc minus cross-stitch-all-fc paired over seeds after the same
+    epoch; holds when routing is ahead at every n (each 95% interval above 0), does not hold when it is behind at
+    some n, inconclusive otherwise (:func:`~mtlnotes.stats.all_hold`)."""
+    acc, epoch = first_tasks_accuracy(results)
+    routing, cross = COST_ARCHITECTURES
+    if routing not in acc or cross not in acc:
+        return []
+    diffs = {}
+    for n in sorted(set(acc[routing]) & set(acc[cross])):
+        seeds = sorted(set(acc[routing][n]) & set(acc[cross][n]))
+        diffs[n] = compare([acc[routing][n][s] for s in seeds], [acc[cross][n][s] for s in seeds])
+    holds = all_hold([iv.verdict("greater") for iv in diffs.values()])
+    return [Claim(CHAPTER, f"Routing networks perform better than cross-stitch networks on the first n tasks, at every "
+                           f"n (ours: {routing} minus {cross} at n = {', '.join(map(str, diffs))}, points)",
+                  "better at every n", ", ".join(f"{iv.mean:+.2f}" for iv in diffs.values()), holds, config.profile,
+                  source="§4 and Figure 15 (the first 2, 3, 5, 10 of CIFAR-MTL's tasks in the paper; MNIST-MTL here)",
+                  inconclusive=holds is None,
+                  note=f"after {epoch} epochs, paired over seeds; " + "; ".join(f"n = {n}: {iv}"
+                                                                              for n, iv in diffs.items()) +
+                       f"; holds when every 95% interval lies above 0, does not hold when one lies below, "
+                       f"inconclusive otherwise or with fewer than {MIN_SEEDS} seeds")]
 
 
 def sweep_claims(sweep: dict, config: Config) -> list[Claim]:

@@ -1,6 +1,6 @@
 """Figures of the routing chapter (:mod:`mtlnotes.experiments.routing`) drawn from its results: test accuracy per
 epoch of each architecture over seeds, against Table 2's numbers after 100 epochs (Rosenbaum et al., 2018, Fig. 8 /
-Table 2)."""
+Table 2); the accuracy on the first n tasks (Fig. 15)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from mtlnotes.plotting import curve_with_band
+from mtlnotes.routing.tables import first_tasks_accuracy
 
-__all__ = ["accuracy_curves", "table2_curves_figure"]
+__all__ = ["accuracy_curves", "table2_curves_figure", "first_tasks_figure"]
 
 
 def accuracy_curves(results: Mapping, name: str) -> np.ndarray:
@@ -55,5 +56,24 @@ def table2_curves_figure(results: Mapping, table2: Mapping[str, float], names: S
     axes[0].set_title(title or "test accuracy per epoch (dashed: Table 2 after 100 epochs)")
     axes[1].set_title("the same, zoomed")
     axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def first_tasks_figure(results: Mapping, title: str = "") -> plt.Figure:
+    """Figure 15's accuracy half: test accuracy (%) against the number of tasks trained on (the first n tasks, and
+    all of them), one line per architecture through the mean over seeds, each seed a dot."""
+    acc, epoch = first_tasks_accuracy(dict(results))
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for i, (name, per_n) in enumerate(acc.items()):
+        counts = sorted(per_n)
+        color = plt.cm.tab10(i % 10)
+        ax.plot(counts, [np.mean(list(per_n[n].values())) for n in counts], "o-", color=color, label=name)
+        for n in counts:
+            ax.plot([n] * len(per_n[n]), list(per_n[n].values()), ".", color=color, alpha=0.5)
+    ax.set_xlabel("number of tasks (the first n)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title or f"accuracy on the first n tasks after epoch {epoch} (dots: seeds)")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -1,6 +1,7 @@
 """Tables of the routing chapter (:mod:`mtlnotes.experiments.routing`): every profile that has a results file side
 by side, with the test accuracy of each architecture as a mean and 95% t-interval over seeds (Table 2's rows); the
-validation sweep of the router's step size and ρ (:mod:`mtlnotes.routing.sweep`) as a table and as two series."""
+validation sweep of the router's step size and ρ (:mod:`mtlnotes.routing.sweep`) as a table and as two series;
+the accuracy on the first n tasks (Figure 15)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import numpy as np
 
 from mtlnotes.stats import compare, mean_interval
 
-__all__ = ["accuracy_profile_rows", "sweep_rows", "sweep_series", "base_vs_chosen_rows", "lagging_seed_tasks"]
+__all__ = ["accuracy_profile_rows", "sweep_rows", "sweep_series", "base_vs_chosen_rows", "lagging_seed_tasks",
+           "first_tasks_accuracy", "first_tasks_rows"]
 
 
 def accuracy_profile_rows(docs: dict[str, dict], table2: dict[str, float] | None = None) -> list[dict]:
@@ -110,3 +112,35 @@ def lagging_seed_tasks(results: dict, points: float = 1.0) -> list[dict]:
             rows += [{"seed": u["seed"], "task": t, "test acc (%)": round(100 * a, 1), "greedy route": r.tolist()}
                      for t, (a, r) in enumerate(zip(u["per_task_accuracy"][-1], routes))]
     return rows
+
+
+def first_tasks_accuracy(results: dict) -> tuple[dict[str, dict[int, dict[int, float]]], int]:
+    """Figure 15's accuracy on the first n tasks, from a results file's "results" with ``first_tasks``:
+    ``({architecture: {n: {seed: test accuracy (%)}}}, epoch)``, where n runs over the file's task counts and all
+    the tasks (the main units of the same architectures), each accuracy taken after the same epoch, the fewest any
+    of these units ran. ``({}, 0)`` when the file has no such units."""
+    first = results.get("first_tasks")
+    if not first:
+        return {}, 0
+    names = {u["architecture"] for u in first["units"].values()}
+    units = [dict(u) for u in first["units"].values()]
+    units += [dict(u, n_tasks=first["all_tasks"]) for u in results["units"].values()
+              if u is not None and u["architecture"] in names]
+    if not units:
+        return {}, 0
+    epoch = min(u["epochs_run"] for u in units)
+    out: dict[str, dict[int, dict[int, float]]] = {}
+    for u in sorted(units, key=lambda u: (u["n_tasks"], u["seed"])):
+        out.setdefault(u["architecture"], {}).setdefault(u["n_tasks"], {})[u["seed"]] = \
+            100 * u["test_accuracy"][epoch - 1]
+    return out, epoch
+
+
+def first_tasks_rows(results: dict) -> list[dict]:
+    """One row per (number of tasks, architecture) of :func:`first_tasks_accuracy`: seeds, the test accuracy (%) as
+    a mean with its 95% t-interval over seeds, and the epoch it is taken after."""
+    acc, epoch = first_tasks_accuracy(results)
+    counts = sorted({n for per_n in acc.values() for n in per_n})
+    return [{"tasks": n, "architecture": name, "seeds": len(acc[name][n]),
+             "test acc (%)": str(mean_interval(list(acc[name][n].values()))), "after epoch": epoch}
+            for n in counts for name in acc if n in acc[name]]

@@ -202,8 +202,8 @@ def step_cost(name: str, n_tasks: int, in_shape: tuple[int, int, int] = (1, 28, 
     opt = torch.optim.SGD(net.block_parameters(), lr=0.01)
     collab = CollaborationReward(net.fc.n_actions, 0.0) if isinstance(net, RoutingNetwork) else None
     if data is not None:
-        keep = torch.nonzero(data.task < n_tasks).flatten()
-        x_all, y_all, t_all = data.x[keep], data.y[keep], data.task[keep]
+        first = data.first_tasks(n_tasks)
+        x_all, y_all, t_all = first.x, first.y, first.task
     else:
         n = batch_size * (batches + 1)
         x_all = torch.rand(n, *in_shape, generator=gen)
