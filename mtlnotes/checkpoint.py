@@ -266,7 +266,7 @@ class CheckpointStore:
         owner = self._owner(key)
         if owner is not None:
             self._mark_unrecorded_resume(owner)
-        return torch.load(path, weights_only=False)
+        return torch.load(path, weights_only=False, map_location="cpu")  # a GPU run's state resumes anywhere
 
 
 def unit_records(directory: str | os.PathLike | None, keys: list[str]) -> dict:

@@ -23,7 +23,10 @@ def grouped_apply(fns: Sequence[Callable[[torch.Tensor], torch.Tensor]], choice:
     """Row ``b`` of the result is ``fns[choice[b]](x[b])``; each function runs once, on its group of rows.
 
     x (B, d_in), choice (B,) int64 in ``[0, len(fns))`` → (B, d_out). Differentiable in ``x`` and in the
-    functions' parameters. All functions must return the same number of features.
+    functions' parameters. All functions must return the same number of features. ``choice`` may lie on the CPU
+    while ``x`` and the functions lie on a GPU (the router runs on the CPU, see
+    :func:`~mtlnotes.routing.network.place`): the grouping is computed on the CPU and only the two permutations
+    cross to the GPU.
     """
     if choice.ndim != 1 or choice.shape[0] != x.shape[0]:
         raise ValueError(f"choice must be (B,) for x of {x.shape[0]} rows, got {tuple(choice.shape)}")
@@ -34,11 +37,13 @@ def grouped_apply(fns: Sequence[Callable[[torch.Tensor], torch.Tensor]], choice:
                          f"out of range for {len(fns)} blocks")
     order = torch.argsort(choice, stable=True)
     counts = torch.bincount(choice, minlength=len(fns)).tolist()
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(len(order), device=order.device)
+    if order.device != x.device:  # choices made on the CPU (the router's device) for blocks on a GPU
+        order, inverse = order.to(x.device), inverse.to(x.device)
     groups = x.index_select(0, order).split(counts)
     outs = [fns[k](g) for k, g in enumerate(groups) if counts[k] > 0]
     y_sorted = torch.cat(outs) if len(outs) > 1 else outs[0]
-    inverse = torch.empty_like(order)
-    inverse[order] = torch.arange(len(order), device=order.device)
     return y_sorted.index_select(0, inverse)
 
 

@@ -12,7 +12,7 @@ from mtlnotes.routing.layers import RoutedFC
 from mtlnotes.routing.rewards import CollaborationReward, discounted_returns, final_reward
 from mtlnotes.routing.soft import ColumnFC
 
-__all__ = ["RoutingNetwork", "SoftNetwork", "train_step", "predict_tasks"]
+__all__ = ["RoutingNetwork", "SoftNetwork", "place", "train_step", "predict_tasks"]
 
 
 class RoutingNetwork(nn.Module):
@@ -35,9 +35,9 @@ class RoutingNetwork(nn.Module):
     def forward(self, x: torch.Tensor, task: torch.Tensor, explore: bool = True,
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, Trace]:
         v = self.trunk(x)
-        trace = self.router.start(v.detach(), task, explore, generator)
+        trace = self.router.start(_on_cpu(v.detach()), _on_cpu(task), explore, generator)
         for d in range(len(self.fc.decisions)):
-            actions = self.router.act(d, v, trace, explore, generator)
+            actions = self.router.act(d, _on_cpu(v), trace, explore, generator)
             v = self.fc.apply(d, actions, v)
         return v, trace
 
@@ -56,6 +56,27 @@ class SoftNetwork(nn.Module):
     def forward(self, x: torch.Tensor, task: torch.Tensor, explore: bool = True,
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, None]:
         return self.fc(self.trunk(x), task), None
+
+
+def _on_cpu(t: torch.Tensor) -> torch.Tensor:
+    """``t`` itself on the CPU (the CPU path is unchanged), else a detached CPU copy for the router."""
+    return t if t.device.type == "cpu" else t.detach().cpu()
+
+
+def place(model: RoutingNetwork | SoftNetwork, device: torch.device | str) -> RoutingNetwork | SoftNetwork:
+    """``model`` moved to ``device``, except a routing network's router, which stays on the CPU.
+
+    The routers are CPU programs: the tabular agents keep NumPy tables and update them sample by sample, in batch
+    order (Algorithm 3), and every router samples its actions from the run's CPU generator, so a seed draws the same
+    random numbers on any device. On a GPU the trunk and the function blocks run there; per routing decision only
+    the (B, d) state goes to the CPU and the two permutations of the batch come back
+    (:func:`~mtlnotes.routing.layers.grouped_apply`).
+    """
+    if isinstance(model, RoutingNetwork):
+        model.trunk.to(device)
+        model.fc.to(device)
+        return model
+    return model.to(device)
 
 
 def train_step(model: RoutingNetwork | SoftNetwork, optimizer: torch.optim.Optimizer, x: torch.Tensor,

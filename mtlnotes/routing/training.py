@@ -24,7 +24,7 @@ from mtlnotes.repro import seed_everything, torch_generator
 from mtlnotes.routing.agents import WPLRouter
 from mtlnotes.routing.builders import RouterSettings, build_network
 from mtlnotes.routing.data import class_count
-from mtlnotes.routing.network import RoutingNetwork, predict_tasks, train_step
+from mtlnotes.routing.network import RoutingNetwork, place, predict_tasks, train_step
 from mtlnotes.routing.rewards import CollaborationReward
 from mtlnotes.training import minibatches
 
@@ -110,7 +110,7 @@ def train_architecture(name: str, train: TaskData, test: TaskData, config: Train
     seed_everything(seed)
     n_tasks, in_shape = train.n_tasks, tuple(train.x.shape[1:])
     net = build_network(name, n_tasks, in_shape, class_count(train), config.hidden, _settings(config, record))
-    net = net.to(device)
+    net = place(net, device)   # the router stays on the CPU (see place)
     # Channels-last convolutions are 1.5–2× faster on x86 CPUs (oneDNN) for this trunk, measured per training
     # step; the model and its numbers are the same up to float rounding. Inputs follow the weights' layout.
     layout = torch.channels_last if getattr(config, "channels_last", False) else torch.contiguous_format
