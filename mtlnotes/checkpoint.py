@@ -37,7 +37,7 @@ import torch
 
 from mtlnotes.results import git_state, to_jsonable
 
-__all__ = ["CheckpointStore", "taken_units", "UnitLog", "unit_records"]
+__all__ = ["CheckpointStore", "taken_units", "UnitLog", "unit_records", "compute_rows"]
 
 WhenTaken = Literal["wait", "skip"]
 
@@ -291,6 +291,29 @@ def unit_records(directory: str | os.PathLike | None, keys: list[str]) -> dict:
             "commits": sorted({s["commit"] or "unknown" for r in kept for s in r["segments"]}),
             "any_dirty": any(bool(s["dirty"]) for r in kept for s in r["segments"]), "records": recs}
 
+
+def compute_rows(units: dict) -> list[dict]:
+    """Where the units of a results file were computed: one row per unit and kind of machine, from the ``"units"``
+    section (:func:`unit_records`): ``{"unit", "where", "hours", "segments", "commits"}``, where ``where`` is the GPU's
+    name for segments that ran on a machine with one (the routing paper profile's GPU units ran there with
+    ``--device cuda``) and "CPU" otherwise, in the order the unit first ran on each. A unit without a record has one
+    row with ``where`` "not recorded". A unit resumed on another machine kind has a row for each."""
+    rows = []
+    for key, record in units.get("records", {}).items():
+        if record is None:
+            rows.append({"unit": key, "where": "not recorded", "hours": None, "segments": 0, "commits": ""})
+            continue
+        kinds: dict[str, dict] = {}
+        for seg in record["segments"]:
+            row = kinds.setdefault(seg["gpu"] or "CPU", {"unit": key, "where": seg["gpu"] or "CPU", "hours": 0.0,
+                                                          "segments": 0, "commits": []})
+            row["hours"] += seg["seconds"] / 3600
+            row["segments"] += 1
+            commit = (seg["commit"] or "unknown")[:7] + ("-dirty" if seg["dirty"] else "")
+            if commit not in row["commits"]:
+                row["commits"].append(commit)
+        rows += [{**r, "hours": round(r["hours"], 3), "commits": ", ".join(r["commits"])} for r in kinds.values()]
+    return rows
 
 def _unit_path(directory: str | os.PathLike, key: str, suffix: str) -> Path:
     """``<directory>/<key><suffix>`` with the key's characters made safe for a file name."""

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from mtlnotes.checkpoint import CheckpointStore, taken_units
+from mtlnotes.checkpoint import CheckpointStore, compute_rows, taken_units
 from mtlnotes.experiments import cli
 
 
@@ -187,3 +187,27 @@ def test_a_unit_resuming_another_keys_state_saved_before_records_says_its_record
     assert store.get_or_compute("u-done", lambda: store.load_state("u")["epoch"]) == 3
     assert store.record("u-done")["earlier_unrecorded"] is True
     assert store.records(["u-done"])["n_recorded"] == 0
+
+
+def _segment(seconds, gpu=None, commit="905a7c653e8f", dirty=False):
+    return {"id": "x", "commit": commit, "dirty": dirty, "host": "vm", "pid": 1, "started_utc": "", "torch_threads": 1,
+            "gpu": gpu, "within": None, "seconds": seconds}
+
+
+def test_compute_rows_split_a_unit_resumed_on_another_machine_kind():
+    units = {"records": {
+        "a-seed2-done": {"segments": [_segment(1800, "NVIDIA H200", "4ebbc79aaaa"),
+                                      _segment(900, "NVIDIA H200", "4ebbc79aaaa"),
+                                      _segment(7200), _segment(3600, dirty=True)], "seconds": 13500},
+        "b-seed0-done": {"segments": [_segment(360)], "seconds": 360},
+        "c-seed0-done": None}}
+    rows = compute_rows(units)
+    assert rows == [
+        {"unit": "a-seed2-done", "where": "NVIDIA H200", "hours": 0.75, "segments": 2, "commits": "4ebbc79"},
+        {"unit": "a-seed2-done", "where": "CPU", "hours": 3.0, "segments": 2, "commits": "905a7c6, 905a7c6-dirty"},
+        {"unit": "b-seed0-done", "where": "CPU", "hours": 0.1, "segments": 1, "commits": "905a7c6"},
+        {"unit": "c-seed0-done", "where": "not recorded", "hours": None, "segments": 0, "commits": ""}]
+
+
+def test_compute_rows_of_a_results_file_without_units_is_empty():
+    assert compute_rows({}) == []
