@@ -253,6 +253,8 @@ def test_bad_device_through_python_m_is_one_line_exit_2(tmp_path):
 @pytest.mark.parametrize("module, argv, says", [
     ("routing", ["--time-budget", "soon"], "--time-budget needs a value"),
     ("routing", ["--architectures"], "--architectures needs a value"),
+    ("routing", ["--first-n-tasks", "1,3"], "--first-n-tasks needs a value (task counts of at least 2"),
+    ("routing", ["--first-n-tasks", "two"], "--first-n-tasks needs a value (task counts of at least 2"),
     ("fairness", ["--dataset", "mnist"], "--dataset needs one of german, compas, adult"),
     ("fairness", ["--runs-per-program", "0"], "--runs-per-program needs a positive integer, got '0'"),
     ("fairness", ["--runs-per-program"], "--runs-per-program needs a positive integer, got ''"),

@@ -128,3 +128,16 @@ def test_the_figure_draws_one_line_per_architecture_through_the_means_over_seeds
     assert list(lines[0].get_xdata()) == [2, 5, 10]
     assert list(lines[0].get_ydata()) == pytest.approx([85.0, 90.0, 95.0])
     plt.close(fig)
+
+
+@pytest.mark.parametrize("value, counts", [("none", ()), ("2,5", (2, 5))])
+def test_the_cli_option_sets_the_task_counts_of_every_profile(monkeypatch, value, counts):
+    seen = {}
+    monkeypatch.setattr(chapter, "run_cli", lambda name, profiles, *rest: seen.update(profiles))
+    chapter.main(["--profile", "paper", "--first-n-tasks", value])
+    assert seen and {p.first_n_tasks for p in seen.values()} == {counts}
+
+
+def test_no_task_counts_train_no_first_n_units():
+    config = dataclasses.replace(chapter.PAPER, first_n_tasks=())
+    assert chapter.first_tasks_units(config, config, None, None, "cpu", None) is None

@@ -60,7 +60,8 @@ CHAPTERS: dict[str, ChapterInfo] = {
          "paper-cifar": "CIFAR-MTL (needs the CIFAR-100 files; GPU).",
          "paper-min": "mini-ImageNet MTL (needs the mini-ImageNet files; GPU)."},
         {"--time-budget SECONDS": "stop each architecture after that much training time (epochs run are recorded)",
-         "--architectures A,B,...": "train only these architectures"},
+         "--architectures A,B,...": "train only these architectures",
+         "--first-n-tasks N,N,...": "Figure 15's task counts (default: the profile's); none trains no first-n units"},
     ),
     "task_selection": ChapterInfo(
         "Chapter 2: task selection policies for multi-task learning (Glover & Hokamp, 2019)",

@@ -529,12 +529,25 @@ def sweep_claims(sweep: dict, config: Config) -> list[Claim]:
                                                                      "the differences against"))]
 
 
+def _task_counts(text: str) -> tuple[int, ...]:
+    """``--first-n-tasks``: "none" (no Figure 15 units) or comma-separated task counts, each at least 2."""
+    if text == "none":
+        return ()
+    counts = tuple(int(n) for n in text.split(","))
+    if min(counts) < 2:
+        raise ValueError(text)
+    return counts
+
+
 def main(argv=None):
-    """The shared CLI plus ``--time-budget SECONDS`` and ``--architectures a,b`` (both recorded in the config)."""
+    """The shared CLI plus ``--time-budget SECONDS``, ``--architectures a,b`` and ``--first-n-tasks 2,3,5|none``
+    (each recorded in the config)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     changes = {}
-    for flag, field, parse in (("--time-budget", "time_budget_s", float),
-                               ("--architectures", "architectures", lambda s: tuple(s.split(",")))):
+    for flag, field, parse, wanted in (
+            ("--time-budget", "time_budget_s", float, "seconds"),
+            ("--architectures", "architectures", lambda s: tuple(s.split(",")), "a,b,c"),
+            ("--first-n-tasks", "first_n_tasks", _task_counts, "task counts of at least 2, as 2,3,5, or none")):
         if flag in argv:
             i = argv.index(flag)
             try:
@@ -542,7 +555,7 @@ def main(argv=None):
             except (IndexError, ValueError):
                 from mtlnotes.experiments.cli import usage_error
 
-                usage_error("routing", f"{flag} needs a value ({'seconds' if field == 'time_budget_s' else 'a,b,c'})")
+                usage_error("routing", f"{flag} needs a value ({wanted})")
             del argv[i:i + 2]
     profiles = {p.profile: dataclasses.replace(p, **changes) for p in (QUICK, FULL, PAPER, PAPER_CIFAR, PAPER_MIN)}
     return run_cli(CHAPTER, profiles, run, lambda res, cfg: claims(res, cfg, timings=True), argv)
