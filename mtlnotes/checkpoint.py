@@ -315,6 +315,7 @@ def compute_rows(units: dict) -> list[dict]:
         rows += [{**r, "hours": round(r["hours"], 3), "commits": ", ".join(r["commits"])} for r in kinds.values()]
     return rows
 
+
 def _unit_path(directory: str | os.PathLike, key: str, suffix: str) -> Path:
     """``<directory>/<key><suffix>`` with the key's characters made safe for a file name."""
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in key)

@@ -93,7 +93,6 @@ def train_step(model: RoutingNetwork | SoftNetwork, optimizer: torch.optim.Optim
     optimizer.step()
     final = final_reward(logits.detach().cpu(), y.cpu())
     if trace is not None and isinstance(model, RoutingNetwork):
-        trace = _to_cpu(trace)
         actions = trace.actions
         if collaboration is not None:
             immediate = collaboration.rewards(actions)
@@ -102,14 +101,6 @@ def train_step(model: RoutingNetwork | SoftNetwork, optimizer: torch.optim.Optim
             immediate = torch.zeros(actions.shape, dtype=torch.float32)
         model.router.update(trace, immediate, final, discounted_returns(immediate, final, gamma))
     return {"loss": float(loss.detach()), "accuracy": float((final > 0).float().mean())}
-
-
-def _to_cpu(trace: Trace) -> Trace:
-    if trace.task.device.type == "cpu":
-        return trace
-    return Trace(task=trace.task.cpu(), agent=trace.agent.cpu(), states=[s.cpu() for s in trace.states],
-                 actions_list=[a.cpu() for a in trace.actions_list], probs=[p.cpu() for p in trace.probs],
-                 dispatch_state=None if trace.dispatch_state is None else trace.dispatch_state.cpu())
 
 
 @torch.no_grad()
