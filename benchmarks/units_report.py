@@ -15,6 +15,8 @@ import json
 import statistics
 from pathlib import Path
 
+from mtlnotes.checkpoint import commit_label
+
 
 def describe(result: dict, record: dict | None, note: str = "") -> str:
     """One unit's line (after its key)."""
@@ -30,7 +32,7 @@ def describe(result: dict, record: dict | None, note: str = "") -> str:
     if record is None:
         parts.append("no record")
     else:
-        commits = sorted({(s["commit"] or "unknown")[:7] + ("-dirty" if s["dirty"] else "") for s in record["segments"]})
+        commits = sorted({commit_label(s) for s in record["segments"]})
         where = sorted({s["host"] + (f" ({s['gpu']})" if s["gpu"] else "") for s in record["segments"]})
         text = (f"recorded {record['seconds']:8.0f} s in {len(record['segments'])} segment(s), "
                 f"commit {', '.join(commits)}, {', '.join(where)}")

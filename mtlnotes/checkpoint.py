@@ -37,7 +37,7 @@ import torch
 
 from mtlnotes.results import git_state, to_jsonable
 
-__all__ = ["CheckpointStore", "taken_units", "UnitLog", "unit_records", "compute_rows"]
+__all__ = ["CheckpointStore", "taken_units", "UnitLog", "unit_records", "compute_rows", "commit_label"]
 
 WhenTaken = Literal["wait", "skip"]
 
@@ -292,6 +292,11 @@ def unit_records(directory: str | os.PathLike | None, keys: list[str]) -> dict:
             "any_dirty": any(bool(s["dirty"]) for r in kept for s in r["segments"]), "records": recs}
 
 
+def commit_label(segment: dict) -> str:
+    """A record segment's commit, short, with "-dirty" when its tree had changes ("unknown" outside git)."""
+    return (segment["commit"] or "unknown")[:7] + ("-dirty" if segment["dirty"] else "")
+
+
 def compute_rows(units: dict) -> list[dict]:
     """Where the units of a results file were computed: one row per unit and kind of machine, from the ``"units"``
     section (:func:`unit_records`): ``{"unit", "where", "hours", "segments", "commits"}``, where ``where`` is the GPU's
@@ -309,7 +314,7 @@ def compute_rows(units: dict) -> list[dict]:
                                                           "segments": 0, "commits": []})
             row["hours"] += seg["seconds"] / 3600
             row["segments"] += 1
-            commit = (seg["commit"] or "unknown")[:7] + ("-dirty" if seg["dirty"] else "")
+            commit = commit_label(seg)
             if commit not in row["commits"]:
                 row["commits"].append(commit)
         rows += [{**r, "hours": round(r["hours"], 3), "commits": ", ".join(r["commits"])} for r in kinds.values()]
