@@ -12,7 +12,7 @@ process id) and removes it once the result is stored. A unit that another live p
 key in the :class:`UnitLog` of the block. A lock left by a process that died on this host is taken over.
 
 Beside each unit the store keeps ``<key>.record`` (JSON): how the unit was computed, one segment per process that
-worked on it (git commit and dirty flag, host, start time, torch threads, GPU if any, and the seconds of compute
+worked on it (git commit and dirty flag, host, start time, torch threads, the device the CLI was told and its GPU if any, and the seconds of compute
 that reached a saved state or the result), so a run assembled from units computed over several sessions and
 machines says what it cost (:meth:`CheckpointStore.records`; the CLI copies them into the results file).
 """
@@ -37,7 +37,7 @@ import torch
 
 from mtlnotes.results import git_state, to_jsonable
 
-__all__ = ["CheckpointStore", "taken_units", "UnitLog", "unit_records", "compute_rows", "commit_label"]
+__all__ = ["CheckpointStore", "taken_units", "UnitLog", "unit_records", "compute_rows", "commit_label", "segment_gpu"]
 
 WhenTaken = Literal["wait", "skip"]
 
@@ -46,8 +46,9 @@ class UnitLog:
     """What the stores created inside :func:`taken_units` did: the keys they computed, the keys they read (stored
     earlier) and the keys they skipped because another process held them."""
 
-    def __init__(self, when_taken: WhenTaken) -> None:
+    def __init__(self, when_taken: WhenTaken, device: torch.device | str | None = None) -> None:
         self.when_taken = when_taken
+        self.device = device
         self.computed: list[str] = []
         self.read: list[str] = []
         self.skipped: list[str] = []
@@ -70,12 +71,15 @@ def _active() -> list[UnitLog]:
 
 
 @contextlib.contextmanager
-def taken_units(when_taken: WhenTaken) -> Iterator[UnitLog]:
+def taken_units(when_taken: WhenTaken, device: torch.device | str | None = None) -> Iterator[UnitLog]:
     """Inside the block, every new :class:`CheckpointStore` waits for (``"wait"``) or skips (``"skip"``) the units
-    another process holds, and reports to the yielded :class:`UnitLog`. The CLI wraps a chapter's ``run`` in it."""
+    another process holds, and reports to the yielded :class:`UnitLog`. The CLI wraps a chapter's ``run`` in it.
+
+    ``device`` is the torch device the block's units compute on (the CLI's ``--device``): each record segment then
+    names it, and names a GPU only when it is a CUDA device (see :func:`segment_gpu`)."""
     if when_taken not in ("wait", "skip"):
         raise ValueError(f"when_taken must be 'wait' or 'skip', got {when_taken!r}")
-    log = UnitLog(when_taken)
+    log = UnitLog(when_taken, device)
     _active().append(log)
     try:
         yield log
@@ -159,7 +163,8 @@ class CheckpointStore:
         segment = {"id": uuid.uuid4().hex[:12], "commit": commit, "dirty": dirty, "host": socket.gethostname(),
                    "pid": os.getpid(),
                    "started_utc": _utc_now(), "torch_threads": torch.get_num_threads(),
-                   "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+                   "device": None if self.log.device is None else str(self.log.device),
+                   "gpu": segment_gpu(self.log.device),
                    "within": computing[-1] if computing else None, "seconds": 0.0}
         self._segments[key] = (time.perf_counter(), segment)
         computing.append(key)
@@ -292,6 +297,16 @@ def unit_records(directory: str | os.PathLike | None, keys: list[str]) -> dict:
             "any_dirty": any(bool(s["dirty"]) for r in kept for s in r["segments"]), "records": recs}
 
 
+def segment_gpu(device: torch.device | str | None) -> str | None:
+    """The GPU a record segment names: that of ``device`` when it is a CUDA device, None for any other device.
+    Where the device was not stated (``None``: a store used outside the CLI), the current GPU whenever CUDA is
+    available, which is all that records said before they stated the device."""
+    if device is None:
+        return torch.cuda.get_device_name() if torch.cuda.is_available() else None
+    device = torch.device(device)
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else None
+
+
 def commit_label(segment: dict) -> str:
     """A record segment's commit, short, with "-dirty" when its tree had changes ("unknown" outside git)."""
     return (segment["commit"] or "unknown")[:7] + ("-dirty" if segment["dirty"] else "")
@@ -300,8 +315,8 @@ def commit_label(segment: dict) -> str:
 def compute_rows(units: dict) -> list[dict]:
     """Where the units of a results file were computed: one row per unit and kind of machine, from the ``"units"``
     section (:func:`unit_records`): ``{"unit", "where", "hours", "segments", "commits"}``, where ``where`` is the GPU's
-    name for segments that ran on a machine with one (the routing paper profile's GPU units ran there with
-    ``--device cuda``) and "CPU" otherwise, in the order the unit first ran on each. A unit without a record has one
+    name for segments computed on a CUDA device (:func:`segment_gpu`; segments written before records stated the
+    device name the GPU of any machine that had one) and "CPU" otherwise, in the order the unit first ran on each. A unit without a record has one
     row with ``where`` "not recorded". A unit resumed on another machine kind has a row for each."""
     rows = []
     for key, record in units.get("records", {}).items():

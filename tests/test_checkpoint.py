@@ -11,6 +11,9 @@ import time
 
 import pytest
 
+import torch
+
+from mtlnotes import checkpoint
 from mtlnotes.checkpoint import CheckpointStore, compute_rows, taken_units
 from mtlnotes.experiments import cli
 
@@ -187,6 +190,36 @@ def test_a_unit_resuming_another_keys_state_saved_before_records_says_its_record
     assert store.get_or_compute("u-done", lambda: store.load_state("u")["epoch"]) == 3
     assert store.record("u-done")["earlier_unrecorded"] is True
     assert store.records(["u-done"])["n_recorded"] == 0
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """A machine with a CUDA GPU called "Fake GPU", as far as the records can tell."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Fake GPU")
+
+
+@pytest.mark.parametrize("device, stated, gpu", [("cpu", "cpu", None), ("cuda", "cuda", "Fake GPU"),
+                                                 (torch.device("cuda", 0), "cuda:0", "Fake GPU"),
+                                                 (None, None, "Fake GPU")])
+def test_a_segment_names_the_gpu_only_when_its_units_computed_on_one(tmp_path, fake_gpu, device, stated, gpu):
+    """On a machine with a GPU, units the CLI runs with --device cpu are recorded as CPU compute; without a stated
+    device (a store used outside the CLI) the record can only say that the machine had a GPU."""
+    with taken_units("wait", device):
+        CheckpointStore(tmp_path).get_or_compute("u", lambda: 1)
+    (seg,) = CheckpointStore(tmp_path).record("u")["segments"]
+    assert (seg["device"], seg["gpu"]) == (stated, gpu)
+    assert compute_rows({"records": {"u": CheckpointStore(tmp_path).record("u")}})[0]["where"] == (gpu or "CPU")
+
+
+def test_the_cli_states_its_device_in_the_records_of_the_units_it_computes(tmp_path, fake_gpu):
+    def run():
+        return {"u": CheckpointStore(tmp_path).get_or_compute("u", lambda: 1)}
+
+    cli._run_sharing(run, shared=True, device=torch.device("cpu"))
+    (seg,) = CheckpointStore(tmp_path).record("u")["segments"]
+    assert (seg["device"], seg["gpu"]) == ("cpu", None)
+    assert checkpoint.segment_gpu("cpu") is None and checkpoint.segment_gpu("cuda:0") == "Fake GPU"
 
 
 def _segment(seconds, gpu=None, commit="905a7c653e8f", dirty=False):

@@ -248,10 +248,10 @@ def run_cli(chapter: str, profiles: dict[str, Any], run: Callable[..., dict],
     start = time.perf_counter()
     try:
         if args.worker:
-            _work_beside(lambda: run(config, device=device, checkpoint_dir=args.checkpoint_dir))
+            _work_beside(lambda: run(config, device=device, checkpoint_dir=args.checkpoint_dir), device=device)
             return None
         results, keys = _run_sharing(lambda: run(config, device=device, checkpoint_dir=args.checkpoint_dir),
-                                     shared=args.checkpoint_dir is not None)
+                                     shared=args.checkpoint_dir is not None, device=device)
     except ChecksumError as exc:
         print(f"error: the {args.profile} profile of '{chapter}' found a corrupt data file:\n{exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -271,14 +271,15 @@ def run_cli(chapter: str, profiles: dict[str, Any], run: Callable[..., dict],
     return path
 
 
-def _one_pass(run: Callable[[], dict], when_taken: str):
+def _one_pass(run: Callable[[], dict], when_taken: str, device=None):
     """``run()`` with the units other processes hold skipped or waited for: (results or None, the pass's
     :class:`~mtlnotes.checkpoint.UnitLog`). In skip mode a chapter may fail on a skipped unit's missing result;
-    that pass then ends early (its results are never used), and the error is raised only if nothing was skipped."""
+    that pass then ends early (its results are never used), and the error is raised only if nothing was skipped.
+    ``device`` is recorded in the units' records (:func:`~mtlnotes.checkpoint.taken_units`)."""
     from mtlnotes.checkpoint import taken_units
     from mtlnotes.data.cache import DataError
 
-    with taken_units(when_taken) as log:
+    with taken_units(when_taken, device) as log:
         try:
             return run(), log
         except DataError:
@@ -289,27 +290,27 @@ def _one_pass(run: Callable[[], dict], when_taken: str):
             return None, log
 
 
-def _run_sharing(run: Callable[[], dict], shared: bool) -> tuple[dict, list[str]]:
+def _run_sharing(run: Callable[[], dict], shared: bool, device=None) -> tuple[dict, list[str]]:
     """The results of ``run()`` and the keys of the units it computed or read. With a checkpoint directory that
     workers may share (``shared``): a first pass computes the units no other process holds, and, if any were
     held, a second pass waits for them and assembles the results from the stored units."""
     if not shared:
         return run(), []
-    results, log = _one_pass(run, "skip")
+    results, log = _one_pass(run, "skip", device)
     keys = log.computed + log.read
     if log.skipped:
         print(f"{len(log.skipped)} unit(s) held by workers; waiting for them", file=sys.stderr, flush=True)
-        results, log = _one_pass(run, "wait")
+        results, log = _one_pass(run, "wait", device)
         keys += log.computed + log.read
     return results, list(dict.fromkeys(keys))
 
 
-def _work_beside(run: Callable[[], dict], pause_s: float = 60.0) -> None:
+def _work_beside(run: Callable[[], dict], pause_s: float = 60.0, device=None) -> None:
     """``--worker``: passes over ``run()`` that compute the units no other process holds, until a pass finds none
     held (every unit is stored), pausing ``pause_s`` after a pass that computed nothing."""
     computed = 0
     while True:
-        _, log = _one_pass(run, "skip")
+        _, log = _one_pass(run, "skip", device)
         computed += len(log.computed)
         if not log.skipped:
             break
