@@ -12,9 +12,10 @@ process id) and removes it once the result is stored. A unit that another live p
 key in the :class:`UnitLog` of the block. A lock left by a process that died on this host is taken over.
 
 Beside each unit the store keeps ``<key>.record`` (JSON): how the unit was computed, one segment per process that
-worked on it (git commit and dirty flag, host, start time, torch threads, the device the CLI was told and its GPU if any, and the seconds of compute
-that reached a saved state or the result), so a run assembled from units computed over several sessions and
-machines says what it cost (:meth:`CheckpointStore.records`; the CLI copies them into the results file).
+worked on it (git commit and dirty flag, host, start time, torch threads, the device the CLI was told and its GPU if
+any, and the seconds of compute that reached a saved state or the result), so a run assembled from units computed
+over several sessions and machines says what it cost (:meth:`CheckpointStore.records`; the CLI copies them into
+the results file).
 """
 
 from __future__ import annotations
@@ -316,8 +317,9 @@ def compute_rows(units: dict) -> list[dict]:
     """Where the units of a results file were computed: one row per unit and kind of machine, from the ``"units"``
     section (:func:`unit_records`): ``{"unit", "where", "hours", "segments", "commits"}``, where ``where`` is the GPU's
     name for segments computed on a CUDA device (:func:`segment_gpu`; segments written before records stated the
-    device name the GPU of any machine that had one) and "CPU" otherwise, in the order the unit first ran on each. A unit without a record has one
-    row with ``where`` "not recorded". A unit resumed on another machine kind has a row for each."""
+    device name the GPU of any machine that had one) and "CPU" otherwise, in the order the unit first ran on each.
+    A unit without a record has one row with ``where`` "not recorded". A unit resumed on another machine kind has a
+    row for each."""
     rows = []
     for key, record in units.get("records", {}).items():
         if record is None:
