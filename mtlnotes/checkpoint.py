@@ -315,20 +315,24 @@ def commit_label(segment: dict) -> str:
 
 def compute_rows(units: dict) -> list[dict]:
     """Where the units of a results file were computed: one row per unit and kind of machine, from the ``"units"``
-    section (:func:`unit_records`): ``{"unit", "where", "hours", "segments", "commits"}``, where ``where`` is the GPU's
-    name for segments computed on a CUDA device (:func:`segment_gpu`; segments written before records stated the
-    device name the GPU of any machine that had one) and "CPU" otherwise, in the order the unit first ran on each.
+    section (:func:`unit_records`): ``{"unit", "where", "hours", "segments", "commits", "earlier unrecorded"}``,
+    where ``where`` is the GPU's name for segments computed on a CUDA device (:func:`segment_gpu`; segments written
+    before records stated the device name the GPU of any machine that had one) and "CPU" otherwise, in the order
+    the unit first ran on each.
     A unit without a record has one row with ``where`` "not recorded". A unit resumed on another machine kind has a
-    row for each."""
+    row for each. "earlier unrecorded" is True for a unit that resumed from a state saved before records were kept:
+    its hours leave that earlier compute out."""
     rows = []
     for key, record in units.get("records", {}).items():
         if record is None:
-            rows.append({"unit": key, "where": "not recorded", "hours": None, "segments": 0, "commits": ""})
+            rows.append({"unit": key, "where": "not recorded", "hours": None, "segments": 0, "commits": "",
+                         "earlier unrecorded": True})
             continue
         kinds: dict[str, dict] = {}
         for seg in record["segments"]:
             row = kinds.setdefault(seg["gpu"] or "CPU", {"unit": key, "where": seg["gpu"] or "CPU", "hours": 0.0,
-                                                          "segments": 0, "commits": []})
+                                                          "segments": 0, "commits": [],
+                                                          "earlier unrecorded": bool(record.get("earlier_unrecorded"))})
             row["hours"] += seg["seconds"] / 3600
             row["segments"] += 1
             commit = commit_label(seg)

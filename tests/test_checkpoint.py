@@ -232,14 +232,18 @@ def test_compute_rows_split_a_unit_resumed_on_another_machine_kind():
         "a-seed2-done": {"segments": [_segment(1800, "NVIDIA H200", "4ebbc79aaaa"),
                                       _segment(900, "NVIDIA H200", "4ebbc79aaaa"),
                                       _segment(7200), _segment(3600, dirty=True)], "seconds": 13500},
-        "b-seed0-done": {"segments": [_segment(360)], "seconds": 360},
+        "b-seed0-done": {"segments": [_segment(360)], "seconds": 360, "earlier_unrecorded": True},
         "c-seed0-done": None}}
     rows = compute_rows(units)
     assert rows == [
-        {"unit": "a-seed2-done", "where": "NVIDIA H200", "hours": 0.75, "segments": 2, "commits": "4ebbc79"},
-        {"unit": "a-seed2-done", "where": "CPU", "hours": 3.0, "segments": 2, "commits": "905a7c6, 905a7c6-dirty"},
-        {"unit": "b-seed0-done", "where": "CPU", "hours": 0.1, "segments": 1, "commits": "905a7c6"},
-        {"unit": "c-seed0-done", "where": "not recorded", "hours": None, "segments": 0, "commits": ""}]
+        {"unit": "a-seed2-done", "where": "NVIDIA H200", "hours": 0.75, "segments": 2, "commits": "4ebbc79",
+         "earlier unrecorded": False},
+        {"unit": "a-seed2-done", "where": "CPU", "hours": 3.0, "segments": 2, "commits": "905a7c6, 905a7c6-dirty",
+         "earlier unrecorded": False},
+        {"unit": "b-seed0-done", "where": "CPU", "hours": 0.1, "segments": 1, "commits": "905a7c6",
+         "earlier unrecorded": True},
+        {"unit": "c-seed0-done", "where": "not recorded", "hours": None, "segments": 0, "commits": "",
+         "earlier unrecorded": True}]
 
 
 def test_compute_rows_of_a_results_file_without_units_is_empty():
