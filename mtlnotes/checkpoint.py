@@ -38,7 +38,8 @@ import torch
 
 from mtlnotes.results import git_state, to_jsonable
 
-__all__ = ["CheckpointStore", "taken_units", "UnitLog", "unit_records", "compute_rows", "commit_label", "segment_gpu"]
+__all__ = ["CheckpointStore", "taken_units", "UnitLog", "unit_records", "compute_rows", "hours_by_machine",
+           "commit_label", "segment_gpu"]
 
 WhenTaken = Literal["wait", "skip"]
 
@@ -340,6 +341,16 @@ def compute_rows(units: dict) -> list[dict]:
                 row["commits"].append(commit)
         rows += [{**r, "hours": round(r["hours"], 3), "commits": ", ".join(r["commits"])} for r in kinds.values()]
     return rows
+
+
+def hours_by_machine(rows: list[dict]) -> dict[str, float]:
+    """Hours of :func:`compute_rows` summed per kind of machine (``"CPU"`` or a GPU's name), in the order the kinds
+    first appear; units "not recorded" are left out (they have no hours)."""
+    totals: dict[str, float] = {}
+    for row in rows:
+        if row["hours"] is not None:
+            totals[row["where"]] = totals.get(row["where"], 0.0) + row["hours"]
+    return totals
 
 
 def _unit_path(directory: str | os.PathLike, key: str, suffix: str) -> Path:

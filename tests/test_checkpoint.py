@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from mtlnotes import checkpoint
-from mtlnotes.checkpoint import CheckpointStore, compute_rows, taken_units
+from mtlnotes.checkpoint import CheckpointStore, compute_rows, hours_by_machine, taken_units
 from mtlnotes.experiments import cli
 
 
@@ -248,3 +248,15 @@ def test_compute_rows_split_a_unit_resumed_on_another_machine_kind():
 
 def test_compute_rows_of_a_results_file_without_units_is_empty():
     assert compute_rows({}) == []
+
+
+def test_hours_by_machine_sum_the_rows_per_kind_in_first_seen_order_and_skip_unrecorded_units():
+    units = {"records": {
+        "a-seed0-done": {"segments": [_segment(7200), _segment(1800, "NVIDIA H200", "4ebbc79aaaa")], "seconds": 9000},
+        "b-seed0-done": None,
+        "c-seed0-done": {"segments": [_segment(900, "NVIDIA H200", "4ebbc79aaaa"), _segment(5400)],
+                         "seconds": 6300}}}
+    totals = hours_by_machine(compute_rows(units))
+    assert list(totals) == ["CPU", "NVIDIA H200"]
+    assert totals == {"CPU": pytest.approx(3.5), "NVIDIA H200": pytest.approx(0.75)}   # 2 + 1.5 h; 0.5 + 0.25 h
+    assert hours_by_machine([]) == {}

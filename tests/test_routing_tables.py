@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mtlnotes.stats import mean_interval
-from mtlnotes.routing.tables import (accuracy_profile_rows, base_vs_chosen_rows, lagging_seed_tasks, sweep_rows,
-                                     sweep_series)
+from mtlnotes.routing.tables import (accuracy_profile_rows, base_vs_chosen_rows, final_task_accuracy_rows,
+                                     lagging_seed_tasks, sweep_rows, sweep_series, unit_rows)
 
 
 def _doc(units: list[tuple[str, int, list[float]]], train: int) -> dict:
@@ -35,6 +35,38 @@ def test_rows_give_seed_means_with_t_intervals_and_table2():
 def test_epochs_show_the_range_when_seeds_stopped_at_different_epochs():
     doc = _doc([("task-specific-all-fc", 0, [0.9] * 19), ("task-specific-all-fc", 1, [0.9] * 34)], 100)
     assert accuracy_profile_rows({"paper": doc})[0]["epochs"] == "19–34"
+
+
+def test_unit_rows_give_each_seed_its_epochs_hours_final_and_best_accuracy():
+    doc = _doc([("routing-all-fc", 0, [0.9, 0.97, 0.96]), ("cross-stitch-all-fc", 1, [0.5, 0.91234])], 100)
+    assert unit_rows(doc["results"]) == [
+        {"architecture": "routing-all-fc", "seed": 0, "epochs run": 3, "training time (h)": 0.25,
+         "final test accuracy (%)": 96.0, "best epoch (%)": 97.0},
+        {"architecture": "cross-stitch-all-fc", "seed": 1, "epochs run": 2, "training time (h)": 0.5,
+         "final test accuracy (%)": 91.23, "best epoch (%)": 91.23}]
+
+
+def _per_task_doc() -> dict:
+    doc = _doc([("routing-all-fc", 2, [0.9, 0.95]), ("routing-all-fc", 0, [0.9, 0.99]),
+                ("cross-stitch-all-fc", 0, [0.9, 0.9])], 100)
+    per_task = {"routing-all-fc-seed2": [[0.9, 0.9, 0.9], [1.0, 0.885, 0.9651]],
+                "routing-all-fc-seed0": [[0.9, 0.9, 0.9], [0.995, 1.0, 0.975]],
+                "cross-stitch-all-fc-seed0": [[0.9, 0.9, 0.9], [0.9, 0.9, 0.9]]}
+    for key, acc in per_task.items():
+        doc["results"]["units"][key]["per_task_accuracy"] = acc
+    doc["results"]["task_names"] = ["digit 0", "digit 1", "digit 2"]
+    return doc
+
+
+def test_final_task_accuracy_rows_give_each_seed_the_last_epoch_of_every_task_in_seed_order():
+    assert final_task_accuracy_rows(_per_task_doc()["results"], "routing-all-fc") == [
+        {"seed": 0, "digit 0": 99.5, "digit 1": 100.0, "digit 2": 97.5},
+        {"seed": 2, "digit 0": 100.0, "digit 1": 88.5, "digit 2": 96.5}]
+
+
+def test_final_task_accuracy_rows_of_an_architecture_not_in_the_file_say_which_are():
+    with pytest.raises(ValueError, match=r"no units of architecture 'soft-mixture-all-fc'.*'cross-stitch-all-fc'"):
+        final_task_accuracy_rows(_per_task_doc()["results"], "soft-mixture-all-fc")
 
 
 def _sweep() -> dict:

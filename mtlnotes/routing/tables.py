@@ -9,8 +9,8 @@ import numpy as np
 
 from mtlnotes.stats import compare, mean_interval
 
-__all__ = ["accuracy_profile_rows", "sweep_rows", "sweep_series", "base_vs_chosen_rows", "lagging_seed_tasks",
-           "first_tasks_accuracy", "first_tasks_rows"]
+__all__ = ["accuracy_profile_rows", "unit_rows", "final_task_accuracy_rows", "sweep_rows", "sweep_series",
+           "base_vs_chosen_rows", "lagging_seed_tasks", "first_tasks_accuracy", "first_tasks_rows"]
 
 
 def accuracy_profile_rows(docs: dict[str, dict], table2: dict[str, float] | None = None) -> list[dict]:
@@ -37,6 +37,31 @@ def accuracy_profile_rows(docs: dict[str, dict], table2: dict[str, float] | None
                          "Table 2 (%)": (table2 or {}).get(name),
                          "training (h)": round(sum(u["train_seconds"] for u in units) / 3600, 2)})
     return rows
+
+
+def unit_rows(results: dict) -> list[dict]:
+    """One row per unit (architecture and seed) of a results file's "results", in the file's order: epochs run,
+    training time in hours, the test accuracy (%) after the last epoch and at the best epoch. The seed-level view
+    behind :func:`accuracy_profile_rows`."""
+    return [{"architecture": u["architecture"], "seed": u["seed"], "epochs run": u["epochs_run"],
+             "training time (h)": round(u["train_seconds"] / 3600, 2),
+             "final test accuracy (%)": round(100 * u["test_accuracy"][-1], 2),
+             "best epoch (%)": round(100 * max(u["test_accuracy"]), 2)}
+            for u in results["units"].values()]
+
+
+def final_task_accuracy_rows(results: dict, architecture: str) -> list[dict]:
+    """One row per seed of ``architecture`` in a results file's "results": the test accuracy (%) of each task after
+    the last epoch, one column per task name (``results["task_names"]``), seeds in increasing order. Shows which
+    tasks a seed's routes never learned (a binary MNIST-MTL task at 90% predicts "no" throughout)."""
+    units = sorted((u for u in results["units"].values() if u["architecture"] == architecture),
+                   key=lambda u: u["seed"])
+    if not units:
+        raise ValueError(f"no units of architecture {architecture!r} in these results; they have "
+                         f"{sorted({u['architecture'] for u in results['units'].values()})}")
+    return [{"seed": u["seed"], **{name: round(100 * a, 1)
+                                   for name, a in zip(results["task_names"], u["per_task_accuracy"][-1])}}
+            for u in units]
 
 
 def sweep_rows(sweep: dict) -> list[dict]:
