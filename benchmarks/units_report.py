@@ -1,9 +1,9 @@
 """List the units of a checkpoint directory and how each was computed: one line per unit with its best epoch
 (1-based) and mean seconds per epoch (when the unit's result has them) and, from its ``<key>.record``
-(:mod:`mtlnotes.checkpoint`), the commits, host, GPU and recorded seconds of compute. Units stored before records
-were kept show "no record"; ``--note KEY=TEXT`` adds what is known of them (e.g. the commit they ran at). Then
-the units still in progress (a record but no result) and the training states saved so far (``<key>.pt``: epochs
-and seconds of training), for a run spread over several sessions.
+(:mod:`mtlnotes.checkpoint`), the commits, host, GPU (or CPU model, where recorded) and recorded seconds of
+compute. Units stored before records were kept show "no record"; ``--note KEY=TEXT`` adds what is known of them
+(e.g. the commit they ran at). Then the units still in progress (a record but no result) and the training states
+saved so far (``<key>.pt``: epochs and seconds of training), for a run spread over several sessions.
 
 ``python benchmarks/units_report.py DIR [--note 'single-lam1-seed0=commit 9b2ed70, this CPU'] > units.txt``
 """
@@ -33,7 +33,8 @@ def describe(result: dict, record: dict | None, note: str = "") -> str:
         parts.append("no record")
     else:
         commits = sorted({commit_label(s) for s in record["segments"]})
-        where = sorted({s["host"] + (f" ({s['gpu']})" if s["gpu"] else "") for s in record["segments"]})
+        where = sorted({s["host"] + (f" ({s['gpu']})" if s["gpu"] else f" ({s['cpu']})" if s.get("cpu") else "")
+                        for s in record["segments"]})   # records before session 21 do not name the CPU
         text = (f"recorded {record['seconds']:8.0f} s in {len(record['segments'])} segment(s), "
                 f"commit {', '.join(commits)}, {', '.join(where)}")
         if record.get("earlier_unrecorded"):

@@ -12,8 +12,8 @@ process id) and removes it once the result is stored. A unit that another live p
 key in the :class:`UnitLog` of the block. A lock left by a process that died on this host is taken over.
 
 Beside each unit the store keeps ``<key>.record`` (JSON): how the unit was computed, one segment per process that
-worked on it (git commit and dirty flag, host, start time, torch threads, the device the CLI was told and its GPU if
-any, and the seconds of compute that reached a saved state or the result), so a run assembled from units computed
+worked on it (git commit and dirty flag, host, CPU model, start time, torch threads, the device the CLI was told and its
+GPU if any, and the seconds of compute that reached a saved state or the result), so a run assembled from units computed
 over several sessions and machines says what it cost (:meth:`CheckpointStore.records`; the CLI copies them into
 the results file).
 """
@@ -39,7 +39,7 @@ import torch
 from mtlnotes.results import git_state, to_jsonable
 
 __all__ = ["CheckpointStore", "taken_units", "UnitLog", "unit_records", "compute_rows", "hours_by_machine",
-           "commit_label", "segment_gpu"]
+           "commit_label", "segment_gpu", "cpu_model"]
 
 WhenTaken = Literal["wait", "skip"]
 
@@ -163,7 +163,7 @@ class CheckpointStore:
         commit, dirty = git_state()
         computing = _computing()
         segment = {"id": uuid.uuid4().hex[:12], "commit": commit, "dirty": dirty, "host": socket.gethostname(),
-                   "pid": os.getpid(),
+                   "cpu": cpu_model(), "pid": os.getpid(),
                    "started_utc": _utc_now(), "torch_threads": torch.get_num_threads(),
                    "device": None if self.log.device is None else str(self.log.device),
                    "gpu": segment_gpu(self.log.device),
@@ -307,6 +307,24 @@ def segment_gpu(device: torch.device | str | None) -> str | None:
         return torch.cuda.get_device_name() if torch.cuda.is_available() else None
     device = torch.device(device)
     return torch.cuda.get_device_name(device) if device.type == "cuda" else None
+
+
+def cpu_model(cpuinfo: str | None = None) -> str | None:
+    """The CPU's model name, from ``cpuinfo`` (the text of /proc/cpuinfo; read when None), else the platform's
+    processor string, else None. Records name it because machines of one kind may share a host name ("vm") and
+    differ in speed: the same unit took 45 s per epoch on one such machine and 70 s on another."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    for line in cpuinfo.splitlines():
+        name, sep, value = line.partition(":")
+        if sep and name.strip() == "model name" and value.strip():
+            return value.strip()
+    import platform
+
+    return platform.processor() or None
 
 
 def commit_label(segment: dict) -> str:

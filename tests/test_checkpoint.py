@@ -120,7 +120,7 @@ def test_a_unit_records_the_compute_of_each_process_that_worked_on_it(tmp_path):
         first.get_or_compute("u", interrupted)
     (seg,) = first.record("u")["segments"]
     assert 0.2 <= seg["seconds"] < 0.45 and "finished_utc" not in first.record("u")
-    assert seg["commit"] == git_state()[0] and seg["within"] is None
+    assert seg["commit"] == git_state()[0] and seg["within"] is None and seg["cpu"] == checkpoint.cpu_model()
 
     second = CheckpointStore(tmp_path)
     assert second.get_or_compute("u", lambda: time.sleep(0.1) or 5) == 5
@@ -260,3 +260,12 @@ def test_hours_by_machine_sum_the_rows_per_kind_in_first_seen_order_and_skip_unr
     assert list(totals) == ["CPU", "NVIDIA H200"]
     assert totals == {"CPU": pytest.approx(3.5), "NVIDIA H200": pytest.approx(0.75)}   # 2 + 1.5 h; 0.5 + 0.25 h
     assert hours_by_machine([]) == {}
+
+
+def test_the_cpu_model_is_read_from_cpuinfo_and_falls_back_to_the_platform():
+    info = ("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9B14\n"
+            "processor\t: 1\nmodel name\t: AMD EPYC 9B14\n")
+    assert checkpoint.cpu_model(info) == "AMD EPYC 9B14"
+    import platform
+
+    assert checkpoint.cpu_model("processor\t: 0\nmodel name\t:\n") == (platform.processor() or None)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mtlnotes.checkpoint import CheckpointStore
+from mtlnotes.checkpoint import CheckpointStore, cpu_model
 from mtlnotes.results import git_state
 
 
@@ -30,6 +30,7 @@ def test_each_unit_shows_its_best_epoch_time_and_record(tmp_path, capsys):
     commit = (git_state()[0] or "unknown")[:7]
     assert a.startswith("a-seed0") and "best epoch  3 of 4" in a and "2.0 s/epoch" in a
     assert "1 segment(s)" in a and f"commit {commit}" in a
+    assert f"({cpu_model()})" in a   # the CPU model, which tells apart machines that share a host name
     assert b.startswith("b-seed0") and "no record" in b and b.endswith("commit 1234567, GPU")
 
 
