@@ -119,7 +119,7 @@ def test_the_routing_paper_run_resumes_in_a_fresh_directory_from_its_results_fil
         "the routing paper profile's config is not the one results/routing-paper.json ran: its units would not "
         "resume; restore the config or train them again")
     restored = restore_from_results(doc, store, suffix="-done")
-    assert restored == [f"{name}-done" for name in doc["results"]["units"]] and len(restored) == 9
+    assert restored == [f"{name}-done" for name in doc["results"]["units"]] and "routing-all-fc-seed0-done" in restored
     for name, value in doc["results"]["units"].items():
         assert store.get_or_compute(f"{name}-done", _never) == value
     partial = RESULTS / "partial" / "routing-paper"
