@@ -7,7 +7,8 @@ finished units with it. Two ways keep them:
 * :func:`copy_finished_units` — copy every finished unit (its ``<key>.json`` result and ``<key>.record``) and the
   directory's ``FINGERPRINT`` from one checkpoint directory to another: out of a run's directory into the folder
   committed for units that are in no results file yet (``results/partial/<chapter>-<profile>/``, see
-  ``book/reproducibility.md``), and from there into a fresh checkpoint directory on the next machine. Training states (``.pt``), locks and units still in progress are not copied.
+  ``book/reproducibility.md``), and from there into a fresh checkpoint directory on the next machine. Training
+  states (``.pt``), locks and units still in progress are not copied.
 * :func:`restore_from_results` — the units of a results file written by the CLI (``results["results"]["units"]``
   and their records, ``results["units"]["records"]``) stored again as finished units of a checkpoint directory, so
   that a results file is enough to resume the run it came from.
