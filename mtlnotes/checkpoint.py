@@ -239,6 +239,26 @@ class CheckpointStore:
             return None
         return "another process"
 
+    def adopt(self, key: str, value: Any, record: dict | None = None) -> bool:
+        """Store ``value`` as the finished result of ``key``, computed elsewhere (another machine's run, a results
+        file), with the ``record`` of how it was computed; return True if written, False if ``key`` already holds
+        this result. A different stored result is an error: one of the two runs is not the run the other resumes.
+        The record is written before the result, so that a unit is never finished without it."""
+        if self.directory is None:
+            raise ValueError("adopt needs a store with a directory")
+        path, value = self._path(key, ".json"), to_jsonable(value)
+        if path.exists():
+            if json.loads(path.read_text()) != value:
+                raise ValueError(f"unit {key!r} is stored in {self.directory} with another result; keep one of "
+                                 f"them (delete {path.name} and {path.stem}.record to take the other)")
+            return False
+        if record is not None:
+            self._write_record(key, record)
+        tmp = path.with_suffix(f".json.tmp{os.getpid()}-{threading.get_ident()}")
+        tmp.write_text(json.dumps(value))
+        os.replace(tmp, path)
+        return True
+
     def get(self, key: str) -> Any:
         """The stored result for ``key``, or None when there is none (or no directory)."""
         if self.directory is None:

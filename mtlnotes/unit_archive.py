@@ -98,31 +98,13 @@ def restore_from_results(results: dict | str | os.PathLike, store: CheckpointSto
     if missing:
         raise ValueError(f"no record for {missing[0]!r} in the results file (records: {sorted(records)[:3]}...); "
                          f"check the suffix {suffix!r}")
-    written = []
-    for name, value in units.items():
-        key = name + suffix
-        path = store._path(key, ".json")
-        if path.exists():
-            if json.loads(path.read_text()) != value:
-                raise ValueError(f"unit {key!r} is stored in {store.directory} with another result than in the "
-                                 f"results file")
-            continue
-        if records[key] is not None:
-            _write_whole(store._path(key, ".record"), json.dumps(records[key], indent=1) + "\n")
-        _write_whole(path, json.dumps(value))
-        written.append(key)
-    return written
+    keys = {name: name + suffix for name in units}
+    return [keys[name] for name, value in units.items() if store.adopt(keys[name], value, records[keys[name]])]
 
 
 def _copy_whole(src: Path, dst: Path) -> None:
     tmp = dst.with_name(f"{dst.name}.tmp{os.getpid()}")
     shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
-
-
-def _write_whole(dst: Path, text: str) -> None:
-    tmp = dst.with_name(f"{dst.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
     os.replace(tmp, dst)
 
 

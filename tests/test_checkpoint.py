@@ -269,3 +269,24 @@ def test_the_cpu_model_is_read_from_cpuinfo_and_falls_back_to_the_platform():
     import platform
 
     assert checkpoint.cpu_model("processor\t: 0\nmodel name\t:\n") == (platform.processor() or None)
+
+
+def test_an_adopted_unit_is_read_back_with_its_record_without_computing(tmp_path):
+    store = CheckpointStore(tmp_path, fingerprint={"run": 1})
+    record = {"segments": [{"id": "x", "commit": "abc", "seconds": 5.0}], "seconds": 5.0}
+    assert store.adopt("a-done", {"acc": [0.5, 0.75]}, record) is True
+    fresh = CheckpointStore(tmp_path, fingerprint={"run": 1})
+    assert fresh.get_or_compute("a-done", lambda: pytest.fail("an adopted unit is finished")) == {"acc": [0.5, 0.75]}
+    assert fresh.record("a-done") == record
+    assert fresh.adopt("a-done", {"acc": [0.5, 0.75]}, {"segments": [], "seconds": 0.0}) is False   # kept as it was
+    assert fresh.record("a-done") == record
+
+
+def test_adopting_another_result_for_a_stored_unit_or_without_a_directory_is_refused(tmp_path):
+    store = CheckpointStore(tmp_path)
+    store.get_or_compute("a", lambda: 1)
+    with pytest.raises(ValueError, match="'a' is stored .* with another result"):
+        store.adopt("a", 2)
+    assert store.get("a") == 1
+    with pytest.raises(ValueError, match="needs a store with a directory"):
+        CheckpointStore(None).adopt("a", 1)
