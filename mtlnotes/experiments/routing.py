@@ -128,10 +128,11 @@ QUICK = Config(profile="quick", seeds=(0,), n_pos=40, n_neg_per_digit=40, n_test
 # cross-stitch-all-fc and soft-mixture-all-fc, 17–18 epochs a minute in all (with 12 processes as with 6);
 # on this 2-core CPU two processes manage about 1.4 epochs a minute. Figure 15's units on the first 2, 3 and 5 tasks cost
 # n/10 of a unit each, so about one unit per architecture and seed: ≈ 14 CPU-hours for routing and cross-stitch.
-# The committed results/routing-paper.json: Table 2's architectures but soft-mixture-all-fc × 3 seeds at 100 epochs
-# (--architectures routing-all-fc,task-specific-all-fc,cross-stitch-all-fc,task-specific-1-fc --first-n-tasks none),
-# 1.98–2.55 h of training per unit for the headline three, 1.75 h for task-specific-1-fc (on a faster 2-core CPU,
-# three processes side by side); recorded 24.8 CPU-hours and 0.6 H200 process-hours (results/routing-paper.units.txt).
+# The committed results/routing-paper.json: Table 2's five architectures × 3 seeds at 100 epochs (--architectures
+# routing-all-fc,task-specific-all-fc,cross-stitch-all-fc,task-specific-1-fc,soft-mixture-all-fc --first-n-tasks none),
+# 1.98–2.55 h of training per unit for the headline three, 1.75–1.8 h for task-specific-1-fc and soft-mixture-all-fc
+# (on a faster 2-core CPU, three processes side by side); recorded 30.2 CPU-hours and 0.6 H200 process-hours
+# (results/routing-paper.units.txt).
 PAPER = Config(profile="paper", seeds=(0, 1, 2), wpl_lr=0.1, channels_last=True, record_every=400)
 # The full profile: the paper's MNIST-MTL (1k positives and 1k of each other digit per task, 200 test samples per
 # task), its optimiser and learning rate (SGD 1e-2), the five architectures of Table 2 and Figure 8, 3 seeds, but
