@@ -126,8 +126,8 @@ QUICK = Config(profile="quick", seeds=(0,), n_pos=40, n_neg_per_digit=40, n_test
 # the CPU (routing.network.place). Measured on one H200 with 16 CPU cores, 6 single-thread worker processes sharing
 # it (GPU utilisation 99%): 32–34 s per epoch per process for routing-all-fc and task-specific-all-fc, 12–13 s for
 # cross-stitch-all-fc and soft-mixture-all-fc, 17–18 epochs a minute in all (with 12 processes as with 6);
-# on this 2-core CPU two processes manage about 1.4 epochs a minute. Figure 15's units on the first 2, 3 and 5 tasks cost
-# n/10 of a unit each, so about one unit per architecture and seed: ≈ 14 CPU-hours for routing and cross-stitch.
+# on this 2-core CPU two processes manage about 1.4 epochs a minute. Figure 15's units on the first 2, 3 and 5 tasks
+# cost n/10 of a unit each, so about one unit per architecture and seed: ≈ 14 CPU-hours for routing and cross-stitch.
 # The committed results/routing-paper.json: Table 2's five architectures × 3 seeds at 100 epochs (--architectures
 # routing-all-fc,task-specific-all-fc,cross-stitch-all-fc,task-specific-1-fc,soft-mixture-all-fc --first-n-tasks none),
 # 1.98–2.55 h of training per unit for the headline three, 1.75–1.8 h for task-specific-1-fc and soft-mixture-all-fc
