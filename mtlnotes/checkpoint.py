@@ -147,9 +147,7 @@ class CheckpointStore:
                 return json.loads(path.read_text())
             self._begin_segment(key)
             value = to_jsonable(compute())
-            tmp = path.with_suffix(f".json.tmp{os.getpid()}-{threading.get_ident()}")
-            tmp.write_text(json.dumps(value))
-            os.replace(tmp, path)
+            self._write_result(key, value)
             self._note_segment(key, finished=True)
             self.log.computed.append(key)
             return value
@@ -254,10 +252,15 @@ class CheckpointStore:
             return False
         if record is not None:
             self._write_record(key, record)
+        self._write_result(key, value)
+        return True
+
+    def _write_result(self, key: str, value: Any) -> None:
+        """Write ``<key>.json`` whole (os.replace), so that a process sharing the directory never reads half of it."""
+        path = self._path(key, ".json")
         tmp = path.with_suffix(f".json.tmp{os.getpid()}-{threading.get_ident()}")
         tmp.write_text(json.dumps(value))
         os.replace(tmp, path)
-        return True
 
     def get(self, key: str) -> Any:
         """The stored result for ``key``, or None when there is none (or no directory)."""
