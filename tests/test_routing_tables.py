@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from mtlnotes.stats import mean_interval
 from mtlnotes.routing.tables import (accuracy_profile_rows, base_vs_chosen_rows, final_task_accuracy_rows,
-                                     lagging_seed_tasks, sweep_rows, sweep_series, unit_rows)
+                                     lagging_seed_tasks, route_sharing_rows, sweep_rows, sweep_series,
+                                     unit_rows)
 
 
 def _doc(units: list[tuple[str, int, list[float]]], train: int) -> dict:
@@ -128,3 +130,27 @@ def test_lagging_seed_tasks_list_each_task_of_the_seeds_that_fell_behind_with_it
     assert rows == [{"seed": 1, "task": 0, "test acc (%)": 100.0, "greedy route": [0, 1]},
                     {"seed": 1, "task": 1, "test acc (%)": 87.5, "greedy route": [1, 0]}]   # seed 0: only -0.5
     assert lagging_seed_tasks({"router_sweep": sweep, "units": units}, points=5.0) == []
+
+
+def test_route_sharing_rows_separate_tasks_with_their_own_route_from_tasks_that_share_one():
+    def unit(arch, seed, routes, accuracy):   # one test sample per task, sent along its route
+        counts = np.zeros((len(routes), len(routes[0]), 3), dtype=int)
+        for t, route in enumerate(routes):
+            counts[t, range(len(route)), route] = 1
+        return {"architecture": arch, "seed": seed, "routing_map": counts.tolist(), "per_task_accuracy": [accuracy]}
+
+    results = {"units": {"a": unit("routing-all-fc", 1, [[0, 1], [2, 2], [0, 1], [1, 0]], [0.885, 0.99, 0.875, 1.0]),
+                         "b": unit("routing-all-fc", 0, [[0, 1], [1, 0], [2, 2]], [1.0, 0.995, 0.98]),
+                         "c": {"architecture": "cross-stitch-all-fc", "seed": 0, "per_task_accuracy": [[0.99]]}},
+               "first_tasks": {"units": {"d": unit("routing-all-fc", 0, [[1, 1], [1, 1]], [0.87, 0.925])}}}
+    rows = route_sharing_rows(results)
+    assert [(r["tasks"], r["seed"]) for r in rows] == [(2, 0), (3, 0), (4, 1)]   # no map, no row
+    first2, main0, main1 = rows
+    assert main0["tasks sharing a route"] == "none" and main0["weakest own route (%)"] == 98.0
+    assert main0["strongest shared route (%)"] is None and main0["mean of sharing tasks (%)"] is None
+    assert main1["tasks sharing a route"] == "0+2" and main1["weakest own route (%)"] == 99.0
+    assert main1["strongest shared route (%)"] == 88.5 and main1["mean of sharing tasks (%)"] == 88.0
+    assert first2["tasks sharing a route"] == "0+1" and first2["weakest own route (%)"] is None
+    assert first2["mean of sharing tasks (%)"] == pytest.approx(89.75)
+    assert route_sharing_rows(results, architectures=["cross-stitch-all-fc"]) == []
+    assert len(route_sharing_rows(results, architectures={"routing-all-fc"})) == 3

@@ -1,16 +1,20 @@
 """Tables of the routing chapter (:mod:`mtlnotes.experiments.routing`): every profile that has a results file side
 by side, with the test accuracy of each architecture as a mean and 95% t-interval over seeds (Table 2's rows); the
 validation sweep of the router's step size and ρ (:mod:`mtlnotes.routing.sweep`) as a table and as two series;
-the accuracy on the first n tasks (Figure 15)."""
+the accuracy on the first n tasks (Figure 15); the tasks that share a whole route (:mod:`mtlnotes.routing.routes`)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 
+from mtlnotes.routing.routes import greedy_routes, shared_route_groups
 from mtlnotes.stats import compare, mean_interval
 
 __all__ = ["accuracy_profile_rows", "unit_rows", "final_task_accuracy_rows", "sweep_rows", "sweep_series",
-           "base_vs_chosen_rows", "lagging_seed_tasks", "first_tasks_accuracy", "first_tasks_rows"]
+           "base_vs_chosen_rows", "lagging_seed_tasks", "first_tasks_accuracy", "first_tasks_rows",
+           "route_sharing_rows"]
 
 
 def accuracy_profile_rows(docs: dict[str, dict], table2: dict[str, float] | None = None) -> list[dict]:
@@ -133,7 +137,7 @@ def lagging_seed_tasks(results: dict, points: float = 1.0) -> list[dict]:
     rows = []
     for u in results["units"].values():
         if u["architecture"] == name and u["seed"] in lagging:
-            routes = np.asarray(u["routing_map"]).argmax(axis=2)
+            routes = greedy_routes(u["routing_map"])
             rows += [{"seed": u["seed"], "task": t, "test acc (%)": round(100 * a, 1), "greedy route": r.tolist()}
                      for t, (a, r) in enumerate(zip(u["per_task_accuracy"][-1], routes))]
     return rows
@@ -169,3 +173,29 @@ def first_tasks_rows(results: dict) -> list[dict]:
     return [{"tasks": n, "architecture": name, "seeds": len(acc[name][n]),
              "test acc (%)": str(mean_interval(list(acc[name][n].values()))), "after epoch": epoch}
             for n in counts for name in acc if n in acc[name]]
+
+
+def route_sharing_rows(results: dict, architectures: Collection[str] | None = None) -> list[dict]:
+    """One row per routed unit of a results file's "results" (its units and Figure 15's first-n units, those with a
+    routing map; only those of ``architectures`` where given), ordered by architecture, number of tasks and seed:
+    the groups of tasks that share a whole greedy route (:func:`~mtlnotes.routing.routes.shared_route_groups`,
+    written "4+6, 8+9"; "none" when every route is the task's own), and the test accuracy (%) after the last epoch
+    of the weakest task with a route of its own, of the strongest task that shares one and the mean over the
+    sharing tasks (None where there is no such task)."""
+    units = [u for u in results["units"].values() if u is not None and "routing_map" in u]
+    units += [u for u in results.get("first_tasks", {}).get("units", {}).values() if "routing_map" in u]
+    if architectures is not None:
+        units = [u for u in units if u["architecture"] in architectures]
+    rows = []
+    for u in units:
+        groups = shared_route_groups(greedy_routes(u["routing_map"]))
+        accuracy = [100 * a for a in u["per_task_accuracy"][-1]]
+        sharing = sorted(t for group in groups for t in group)
+        own = [a for t, a in enumerate(accuracy) if t not in sharing]
+        shared = [accuracy[t] for t in sharing]
+        rows.append({"architecture": u["architecture"], "tasks": len(accuracy), "seed": u["seed"],
+                     "tasks sharing a route": ", ".join("+".join(map(str, g)) for g in groups) or "none",
+                     "weakest own route (%)": round(min(own), 2) if own else None,
+                     "strongest shared route (%)": round(max(shared), 2) if shared else None,
+                     "mean of sharing tasks (%)": round(float(np.mean(shared)), 2) if shared else None})
+    return sorted(rows, key=lambda r: (r["architecture"], r["tasks"], r["seed"]))

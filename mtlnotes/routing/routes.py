@@ -1,0 +1,37 @@
+"""The routes a trained routing network takes, read off its routing map, and the tasks that share a whole route.
+
+A unit's routing map (``routing_map`` in the routing chapter's results, built by :func:`mtlnotes.routing.training`)
+counts, for each task, routed layer and block, how many of the task's test samples the greedy router sent through
+that block: shape ``(tasks, layers, blocks)``. The function blocks see only the representation, never the task
+(Algorithm 1 of Rosenbaum et al.), so two tasks whose samples take the same block at every layer are computed by
+one and the same network. On MNIST-MTL, where task t answers "is this digit t?", such tasks want opposite answers
+on each other's positive digits, and a group of tasks sharing a route cannot average more than the trivial 90% in
+expectation (see the chapter)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["greedy_routes", "shared_route_groups"]
+
+
+def greedy_routes(routing_map: Sequence | np.ndarray) -> np.ndarray:
+    """Each task's route: the block each routed layer uses most on the task's samples, an integer array of shape
+    ``(tasks, layers)`` from a ``(tasks, layers, blocks)`` routing map of counts (ties go to the lower block)."""
+    counts = np.asarray(routing_map)
+    if counts.ndim != 3:
+        raise ValueError(f"a routing map has shape (tasks, layers, blocks); got shape {counts.shape}: pass a unit's "
+                         f"'routing_map' from the routing chapter's results")
+    return counts.argmax(axis=2)
+
+
+def shared_route_groups(routes: Sequence | np.ndarray) -> list[list[int]]:
+    """The groups of two or more tasks that take the same block at every layer, from ``(tasks, layers)`` routes
+    (:func:`greedy_routes`): each group as its task indices in increasing order, groups ordered by their first
+    task. Tasks whose route is their own are in no group."""
+    by_route: dict[tuple[int, ...], list[int]] = {}
+    for task, route in enumerate(np.asarray(routes)):
+        by_route.setdefault(tuple(int(b) for b in route), []).append(task)
+    return sorted((tasks for tasks in by_route.values() if len(tasks) > 1), key=lambda tasks: tasks[0])
