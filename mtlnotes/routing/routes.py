@@ -1,6 +1,6 @@
 """The routes a trained routing network takes, read off its routing map, and the tasks that share a whole route.
 
-A unit's routing map (``routing_map`` in the routing chapter's results, built by :func:`mtlnotes.routing.training`)
+A unit's routing map (``routing_map`` in the routing chapter's results, built by :mod:`mtlnotes.routing.training`)
 counts, for each task, routed layer and block, how many of the task's test samples the greedy router sent through
 that block: shape ``(tasks, layers, blocks)``. The function blocks see only the representation, never the task
 (Algorithm 1 of Rosenbaum et al.), so two tasks whose samples take the same block at every layer are computed by
