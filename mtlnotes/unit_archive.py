@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +77,15 @@ def copy_finished_units(source: str | os.PathLike, destination: str | os.PathLik
     return [r.stem for r in todo]
 
 
-def restore_from_results(results: dict | str | os.PathLike, store: CheckpointStore, suffix: str = "") -> list[str]:
+def restore_from_results(results: dict | str | os.PathLike, store: CheckpointStore, suffix: str = "",
+                         units: Mapping[str, dict] | None = None) -> list[str]:
     """Store the units of a CLI results file (a path or its loaded dict) in ``store`` as finished units, with their
     records; return the store keys written, in the file's order.
 
-    A unit ``name`` of ``results["results"]["units"]`` is stored under ``name + suffix``, the key the chapter's run
-    stored it under (routing: ``"-done"``); each such key must be among the file's unit records
+    A unit ``name`` of ``results["results"]["units"]`` (or of ``units``, the file's units as the chapter's store
+    holds them where the file keeps some elsewhere: routing's :func:`~mtlnotes.experiments.routing.checkpoint_units`)
+    is stored under ``name + suffix``, the key the chapter's run stored it under (routing: ``"-done"``); each such key
+    must be among the file's unit records
     (``results["units"]["records"]``), which checks the suffix. ``store`` must have the fingerprint of the file's
     config (open it as the chapter's ``run`` does). A unit already stored with the same result is left as it is;
     with another result it is an error."""
@@ -89,7 +93,8 @@ def restore_from_results(results: dict | str | os.PathLike, store: CheckpointSto
         results = json.loads(Path(results).read_text())
     if store.directory is None:
         raise ValueError("restore_from_results needs a store with a directory")
-    units = results.get("results", {}).get("units")
+    if units is None:
+        units = results.get("results", {}).get("units")
     records = (results.get("units") or {}).get("records")
     if not isinstance(units, dict) or not isinstance(records, dict):
         raise ValueError("the results file has no units and records to restore (results.units and units.records); "

@@ -65,6 +65,33 @@ def test_both_architectures_train_on_the_first_n_tasks_with_n_blocks_and_resume_
     assert fewer["units"] == {k: v for k, v in first["units"].items() if "-first2-" in k}
 
 
+def test_the_results_keep_each_first_n_unit_whole_so_a_fresh_directory_resumes_from_them(tmp_path, monkeypatch):
+    from mtlnotes.checkpoint import CheckpointStore
+    from mtlnotes.unit_archive import restore_from_results
+
+    monkeypatch.setattr(chapter, "load_data", lambda config, root=None: (_four_tasks(64, 0), _four_tasks(32, 1)))
+    config = _config(seeds=(0,), first_n_tasks=(2,))
+    res = chapter.run(config, checkpoint_dir=tmp_path / "a")
+    stored = CheckpointStore(tmp_path / "a", chapter.checkpoint_fingerprint(config))
+    routed = res["first_tasks"]["units"]["routing-all-fc-first2-seed0"]
+    assert len(routed["per_task_accuracy"][-1]) == 2 and len(routed["routing_map"]) == 2   # two tasks, two routes
+    units = chapter.checkpoint_units({"results": res})
+    assert set(units) == set(res["units"]) | set(res["first_tasks"]["units"])
+    for key, unit in units.items():
+        assert unit == stored.get(key + "-done")   # the store's own result, without the added n_tasks
+    records = {key + "-done": {"segments": [], "seconds": 0.0} for key in units}
+    fresh = CheckpointStore(tmp_path / "b", chapter.checkpoint_fingerprint(config))
+    restored = restore_from_results({"results": res, "units": {"records": records}}, fresh, "-done", units=units)
+    assert sorted(restored) == sorted(records)
+
+    def untrainable(*args, **kwargs):
+        raise AssertionError("a restored unit was trained again")
+
+    monkeypatch.setattr(chapter, "train_architecture", untrainable)
+    again = chapter.run(config, checkpoint_dir=tmp_path / "b")
+    assert again["first_tasks"] == res["first_tasks"] and again["units"] == res["units"]
+
+
 def test_only_with_both_architectures_and_only_for_fewer_tasks_than_the_dataset_has(tmp_path, monkeypatch):
     monkeypatch.setattr(chapter, "load_data", lambda config, root=None: (_four_tasks(48, 0), _four_tasks(16, 1)))
     assert "first_tasks" not in chapter.run(_config(architectures=("routing-all-fc",), seeds=(0,)))

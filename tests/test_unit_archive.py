@@ -111,16 +111,17 @@ def test_every_committed_partial_unit_was_computed_from_clean_trees_at_recorded_
 
 
 def test_the_routing_paper_run_resumes_in_a_fresh_directory_from_its_results_file_and_partial_units(tmp_path):
-    from mtlnotes.experiments.routing import PAPER, Config, checkpoint_fingerprint
+    from mtlnotes.experiments.routing import PAPER, Config, checkpoint_fingerprint, checkpoint_units
 
     doc = json.loads((RESULTS / "routing-paper.json").read_text())
     store = CheckpointStore(tmp_path / "ck", checkpoint_fingerprint(PAPER))
     assert store.fingerprint == CheckpointStore(None, checkpoint_fingerprint(Config(**doc["config"]))).fingerprint, (
         "the routing paper profile's config is not the one results/routing-paper.json ran: its units would not "
         "resume; restore the config or train them again")
-    restored = restore_from_results(doc, store, suffix="-done")
-    assert restored == [f"{name}-done" for name in doc["results"]["units"]] and "routing-all-fc-seed0-done" in restored
-    for name, value in doc["results"]["units"].items():
+    units = checkpoint_units(doc)   # the main units and Figure 15's units on the first n tasks
+    restored = restore_from_results(doc, store, suffix="-done", units=units)
+    assert restored == [f"{name}-done" for name in units] and "routing-all-fc-seed0-done" in restored
+    for name, value in units.items():
         assert store.get_or_compute(f"{name}-done", _never) == value
     partial = RESULTS / "partial" / "routing-paper"
     if partial.is_dir():   # the profile's config must not have changed since these units ran

@@ -41,7 +41,7 @@ __all__ = ["Config", "QUICK", "FULL", "PAPER", "PAPER_CIFAR", "PAPER_MIN", "FIG4
            "load_data", "train_architecture", "thin_snapshots", "MAX_POLICY_SNAPSHOTS", "run", "claims", "step_cost",
            "cost_claims", "COST_ARCHITECTURES", "main", "run_sweep", "sweep_claims", "checkpoint_fingerprint",
            "SWEEP_FIELDS", "UNIT_KEYED_FIELDS", "unit_key", "base_point_units", "first_tasks_units",
-           "first_tasks_claims"]
+           "checkpoint_units", "first_tasks_claims"]
 
 CHAPTER = "routing"
 FIG4 = ("routing-all-fc", "qlearning-table", "qlearning-approx", "reinforce-approx")          # RL algorithms
@@ -128,11 +128,13 @@ QUICK = Config(profile="quick", seeds=(0,), n_pos=40, n_neg_per_digit=40, n_test
 # cross-stitch-all-fc and soft-mixture-all-fc, 17–18 epochs a minute in all (with 12 processes as with 6);
 # on this 2-core CPU two processes manage about 1.4 epochs a minute. Figure 15's units on the first 2, 3 and 5 tasks
 # cost n/10 of a unit each, so about one unit per architecture and seed: ≈ 14 CPU-hours for routing and cross-stitch.
-# The committed results/routing-paper.json: Table 2's five architectures × 3 seeds at 100 epochs (--architectures
-# routing-all-fc,task-specific-all-fc,cross-stitch-all-fc,task-specific-1-fc,soft-mixture-all-fc --first-n-tasks none),
+# The committed results/routing-paper.json: Table 2's five architectures × 3 seeds at 100 epochs and Figure 15's
+# 18 units on the first 2, 3 and 5 tasks (--architectures
+# routing-all-fc,task-specific-all-fc,cross-stitch-all-fc,task-specific-1-fc,soft-mixture-all-fc),
 # 1.98–2.55 h of training per unit for the headline three, 1.75–1.8 h for task-specific-1-fc and soft-mixture-all-fc
-# (on a faster 2-core CPU, three processes side by side); recorded 30.2 CPU-hours and 0.6 H200 process-hours
-# (results/routing-paper.units.txt).
+# (on a faster 2-core CPU, three processes side by side); recorded 30.2 CPU-hours and 0.6 H200 process-hours; the
+# first-n units 10.6 process-hours more on that faster CPU, three single-thread processes sharing its 2 cores
+# (0.3–0.6 h per unit on 2 tasks, 0.5 h on 3, 0.8–0.9 h on 5; results/routing-paper.units.txt).
 PAPER = Config(profile="paper", seeds=(0, 1, 2), wpl_lr=0.1, channels_last=True, record_every=400)
 # The full profile: the paper's MNIST-MTL (1k positives and 1k of each other digit per task, 200 test samples per
 # task), its optimiser and learning rate (SGD 1e-2), the five architectures of Table 2 and Figure 8, 3 seeds, but
@@ -244,8 +246,10 @@ def first_tasks_units(config: Config, tuned: Config | None, train: TaskData, tes
     better than cross-stitch networks ... across all these problems"): each of :data:`COST_ARCHITECTURES` trained on
     the first n tasks only, for each n of ``config.first_n_tasks`` and every seed, with n blocks per layer and the
     settings of the main units (``tuned`` for the swept architecture; its units wait while ``tuned`` is None).
-    ``{"tasks": [n...], "all_tasks": T, "units": {key: {architecture, n_tasks, seed, test_accuracy per epoch,
-    epochs_run, train_seconds}}}``; None when the configuration trains only one of the two architectures."""
+    ``{"tasks": [n...], "all_tasks": T, "units": {key: unit}}``, each unit its whole stored result (architecture,
+    seed, test and per-task accuracy per epoch, the routing map of a routed unit, epochs_run, train_seconds) with
+    ``n_tasks`` added, so that the routes can be read from the results file and the unit restored from it
+    (:func:`checkpoint_units`); None when the configuration trains only one of the two architectures."""
     if not config.first_n_tasks or not set(COST_ARCHITECTURES) <= set(config.architectures):
         return None
     bad = [n for n in config.first_n_tasks if not 2 <= n < train.n_tasks]
@@ -262,10 +266,23 @@ def first_tasks_units(config: Config, tuned: Config | None, train: TaskData, tes
                     continue
                 unit = _train_unit(name, seed, used, config, part_train, part_test, device, store, first_n=n)
                 if unit is not None:
-                    units[unit_key(name, seed, used, config, n)] = {
-                        "architecture": name, "n_tasks": n, "seed": seed,
-                        **{k: unit[k] for k in ("test_accuracy", "epochs_run", "train_seconds")}}
+                    units[unit_key(name, seed, used, config, n)] = {**unit, "n_tasks": n}
     return {"tasks": list(config.first_n_tasks), "all_tasks": train.n_tasks, "units": units}
+
+
+def checkpoint_units(doc: dict) -> dict[str, dict]:
+    """The finished units of a results file written by the CLI (``doc``, loaded), as the checkpoint store holds
+    them: ``{key: result}`` for the main units (``results.units``) and Figure 15's units on the first n tasks
+    (``results.first_tasks.units`` without the ``n_tasks`` the results file adds); their store keys are these keys
+    with ``"-done"``. For :func:`mtlnotes.unit_archive.restore_from_results` (``units=``), so that a fresh checkpoint
+    directory resumes without training them again. Units of files written before the first-n units kept their
+    whole result (no ``per_task_accuracy``) are left out: they cannot be restored."""
+    results = doc["results"]
+    units = {name: unit for name, unit in results["units"].items() if unit is not None}
+    for name, unit in results.get("first_tasks", {}).get("units", {}).items():
+        if "per_task_accuracy" in unit:
+            units[name] = {k: v for k, v in unit.items() if k != "n_tasks"}
+    return units
 
 
 def run(config: Config, *, device: torch.device | str | None = None, checkpoint_dir=None, root=None) -> dict:
