@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mtlnotes.routing.routes import greedy_routes, shared_route_groups
+from mtlnotes.routing.routes import greedy_route_share, greedy_routes, shared_route_groups
 
 
 def test_greedy_route_takes_each_layers_most_used_block():
@@ -29,3 +29,15 @@ def test_tasks_with_the_same_block_at_every_layer_form_a_group():
 def test_no_group_when_every_route_is_a_tasks_own():
     assert shared_route_groups([[0, 1], [1, 0], [1, 1]]) == []
     assert shared_route_groups(np.zeros((1, 3), dtype=int)) == []
+
+
+def test_greedy_route_share_is_each_tasks_lowest_share_of_samples_on_its_greedy_block():
+    routing_map = [[[5, 1, 0], [0, 6, 0]],    # task 0: 5/6 at layer 0, 6/6 at layer 1
+                   [[0, 0, 4], [4, 0, 0]],    # task 1: every sample on its greedy route
+                   [[1, 1, 2], [2, 1, 1]]]    # task 2: half of its samples at either layer
+    assert greedy_route_share(routing_map) == pytest.approx([5 / 6, 1.0, 0.5])
+
+
+def test_greedy_route_share_needs_samples_for_every_task():
+    with pytest.raises(ValueError, match="at least one sample for every task and layer"):
+        greedy_route_share([[[1, 0]], [[0, 0]]])

@@ -154,3 +154,13 @@ def test_route_sharing_rows_separate_tasks_with_their_own_route_from_tasks_that_
     assert first2["mean of sharing tasks (%)"] == pytest.approx(89.75)
     assert route_sharing_rows(results, architectures=["cross-stitch-all-fc"]) == []
     assert len(route_sharing_rows(results, architectures={"routing-all-fc"})) == 3
+    assert {r["samples on greedy route (min %)"] for r in rows} == {100.0}   # one sample per task, on its route
+
+
+def test_route_sharing_rows_say_how_many_samples_a_sample_reading_router_sends_along_the_greedy_routes():
+    # tasks 0 and 1 have the same greedy route, but 1 of task 1's 4 samples leaves it at layer 1
+    routing_map = [[[4, 0], [0, 4]], [[4, 0], [1, 3]], [[0, 4], [4, 0]]]
+    unit = {"architecture": "qlearning-approx", "seed": 0, "routing_map": routing_map,
+            "per_task_accuracy": [[0.99, 0.98, 1.0]]}
+    (row,) = route_sharing_rows({"units": {"u": unit}})
+    assert row["tasks sharing a route"] == "0+1" and row["samples on greedy route (min %)"] == 75.0

@@ -6,7 +6,13 @@ that block: shape ``(tasks, layers, blocks)``. The function blocks see only the 
 (Algorithm 1 of Rosenbaum et al.), so two tasks whose samples take the same block at every layer are computed by
 one and the same network. On MNIST-MTL, where task t answers "is this digit t?", such tasks want opposite answers
 on each other's positive digits, and a group of tasks sharing a route cannot average more than the trivial 90% in
-expectation (see the chapter)."""
+expectation (see the chapter).
+
+That holds for routers whose choice depends on the task and the depth only (WPL, tabular Q-learning, the fixed
+routes of the task-specific baselines): every sample of a task takes the task's greedy route. Routers with function
+approximators (REINFORCE, approximate Q-learning, the dispatched and single-agent routers) choose from the sample's
+representation too, so a task's samples may spread over several blocks; :func:`greedy_route_share` says how far
+they do, and the greedy route is then only each layer's most used block."""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["greedy_routes", "shared_route_groups"]
+__all__ = ["greedy_route_share", "greedy_routes", "shared_route_groups"]
 
 
 def greedy_routes(routing_map: Sequence | np.ndarray) -> np.ndarray:
@@ -25,6 +31,18 @@ def greedy_routes(routing_map: Sequence | np.ndarray) -> np.ndarray:
         raise ValueError(f"a routing map has shape (tasks, layers, blocks); got shape {counts.shape}: pass a unit's "
                          f"'routing_map' from the routing chapter's results")
     return counts.argmax(axis=2)
+
+
+def greedy_route_share(routing_map: Sequence | np.ndarray) -> np.ndarray:
+    """For each task, the share (0–1) of its samples that take the greedy block (:func:`greedy_routes`) at the layer
+    where that share is lowest, an array of shape ``(tasks,)``. 1 means every sample of the task takes its whole
+    greedy route; below 1, at most that share of its samples does."""
+    greedy_routes(routing_map)   # checks the shape
+    counts = np.asarray(routing_map, dtype=float)
+    totals = counts.sum(axis=2)
+    if (totals <= 0).any():
+        raise ValueError("a routing map needs at least one sample for every task and layer; got a task with none")
+    return (counts.max(axis=2) / totals).min(axis=1)
 
 
 def shared_route_groups(routes: Sequence | np.ndarray) -> list[list[int]]:

@@ -9,7 +9,7 @@ from collections.abc import Collection
 
 import numpy as np
 
-from mtlnotes.routing.routes import greedy_routes, shared_route_groups
+from mtlnotes.routing.routes import greedy_route_share, greedy_routes, shared_route_groups
 from mtlnotes.stats import compare, mean_interval
 
 __all__ = ["accuracy_profile_rows", "unit_rows", "final_task_accuracy_rows", "sweep_rows", "sweep_series",
@@ -181,7 +181,10 @@ def route_sharing_rows(results: dict, architectures: Collection[str] | None = No
     the groups of tasks that share a whole greedy route (:func:`~mtlnotes.routing.routes.shared_route_groups`,
     written "4+6, 8+9"; "none" when every route is the task's own), and the test accuracy (%) after the last epoch
     of the weakest task with a route of its own, of the strongest task that shares one and the mean over the
-    sharing tasks (None where there is no such task)."""
+    sharing tasks (None where there is no such task); and the lowest share (%) of a task's test samples on its greedy
+    block at any layer (:func:`~mtlnotes.routing.routes.greedy_route_share`): 100 where every sample of every task
+    takes its task's route (routers that choose by task and depth), below 100 where the router also reads the
+    sample, so that tasks "sharing" a greedy route share only their most used blocks."""
     units = [u for u in results["units"].values() if u is not None and "routing_map" in u]
     units += [u for u in results.get("first_tasks", {}).get("units", {}).values() if "routing_map" in u]
     if architectures is not None:
@@ -197,5 +200,7 @@ def route_sharing_rows(results: dict, architectures: Collection[str] | None = No
                      "tasks sharing a route": ", ".join("+".join(map(str, g)) for g in groups) or "none",
                      "weakest own route (%)": round(min(own), 2) if own else None,
                      "strongest shared route (%)": round(max(shared), 2) if shared else None,
-                     "mean of sharing tasks (%)": round(float(np.mean(shared)), 2) if shared else None})
+                     "mean of sharing tasks (%)": round(float(np.mean(shared)), 2) if shared else None,
+                     "samples on greedy route (min %)": round(100 * float(greedy_route_share(u["routing_map"]).min()),
+                                                              1)})
     return sorted(rows, key=lambda r: (r["architecture"], r["tasks"], r["seed"]))
