@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mtlnotes.routing.routes import greedy_route_share, greedy_routes, shared_route_groups
+from mtlnotes.routing.routes import greedy_blocks_per_layer, greedy_route_share, greedy_routes, shared_route_groups
 
 
 def test_greedy_route_takes_each_layers_most_used_block():
@@ -41,3 +41,11 @@ def test_greedy_route_share_is_each_tasks_lowest_share_of_samples_on_its_greedy_
 def test_greedy_route_share_needs_samples_for_every_task():
     with pytest.raises(ValueError, match="at least one sample for every task and layer"):
         greedy_route_share([[[1, 0]], [[0, 0]]])
+
+
+def test_greedy_blocks_per_layer_counts_the_distinct_blocks_of_the_tasks_routes_at_each_layer():
+    routing_map = [[[3, 0, 0], [0, 3, 0], [3, 0, 0]],    # task 0: route 0, 1, 0
+                   [[2, 1, 0], [0, 3, 0], [0, 0, 3]],    # task 1: route 0, 1, 2 (one sample off at layer 0)
+                   [[0, 0, 3], [0, 3, 0], [0, 3, 0]]]    # task 2: route 2, 1, 1
+    assert greedy_blocks_per_layer(routing_map) == [2, 1, 3]
+    assert greedy_blocks_per_layer(np.ones((4, 2, 5))) == [1, 1]   # ties go to block 0 for every task

@@ -155,6 +155,7 @@ def test_route_sharing_rows_separate_tasks_with_their_own_route_from_tasks_that_
     assert route_sharing_rows(results, architectures=["cross-stitch-all-fc"]) == []
     assert len(route_sharing_rows(results, architectures={"routing-all-fc"})) == 3
     assert {r["samples on greedy route (min %)"] for r in rows} == {100.0}   # one sample per task, on its route
+    assert [r["greedy blocks per layer"] for r in rows] == ["1, 1", "3, 3", "3, 3"]
 
 
 def test_route_sharing_rows_say_how_many_samples_a_sample_reading_router_sends_along_the_greedy_routes():

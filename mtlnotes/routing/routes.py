@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["greedy_route_share", "greedy_routes", "shared_route_groups"]
+__all__ = ["greedy_blocks_per_layer", "greedy_route_share", "greedy_routes", "shared_route_groups"]
 
 
 def greedy_routes(routing_map: Sequence | np.ndarray) -> np.ndarray:
@@ -43,6 +43,13 @@ def greedy_route_share(routing_map: Sequence | np.ndarray) -> np.ndarray:
     if (totals <= 0).any():
         raise ValueError("a routing map needs at least one sample for every task and layer; got a task with none")
     return (counts.max(axis=2) / totals).min(axis=1)
+
+
+def greedy_blocks_per_layer(routing_map: Sequence | np.ndarray) -> list[int]:
+    """How many distinct blocks the tasks' greedy routes (:func:`greedy_routes`) use at each routed layer, one count
+    per layer: the number of tasks where every task's route has a block of its own there, 1 where every task's route
+    goes through one and the same block (the collapse §4 of Rosenbaum et al. reports for its single-agent router)."""
+    return [len(set(layer)) for layer in greedy_routes(routing_map).T.tolist()]
 
 
 def shared_route_groups(routes: Sequence | np.ndarray) -> list[list[int]]:

@@ -9,7 +9,7 @@ from collections.abc import Collection
 
 import numpy as np
 
-from mtlnotes.routing.routes import greedy_route_share, greedy_routes, shared_route_groups
+from mtlnotes.routing.routes import greedy_blocks_per_layer, greedy_route_share, greedy_routes, shared_route_groups
 from mtlnotes.stats import compare, mean_interval
 
 __all__ = ["accuracy_profile_rows", "unit_rows", "final_task_accuracy_rows", "sweep_rows", "sweep_series",
@@ -184,7 +184,10 @@ def route_sharing_rows(results: dict, architectures: Collection[str] | None = No
     sharing tasks (None where there is no such task); and the lowest share (%) of a task's test samples on its greedy
     block at any layer (:func:`~mtlnotes.routing.routes.greedy_route_share`): 100 where every sample of every task
     takes its task's route (routers that choose by task and depth), below 100 where the router also reads the
-    sample, so that tasks "sharing" a greedy route share only their most used blocks."""
+    sample, so that tasks "sharing" a greedy route share only their most used blocks; and the number of distinct
+    blocks on the tasks' greedy routes at each routed layer (:func:`~mtlnotes.routing.routes.greedy_blocks_per_layer`,
+    written "1, 1, 7"): 1 where every task goes through one block, so that a route of its own differs from the
+    others' only at the other layers."""
     units = [u for u in results["units"].values() if u is not None and "routing_map" in u]
     units += [u for u in results.get("first_tasks", {}).get("units", {}).values() if "routing_map" in u]
     if architectures is not None:
@@ -202,5 +205,6 @@ def route_sharing_rows(results: dict, architectures: Collection[str] | None = No
                      "strongest shared route (%)": round(max(shared), 2) if shared else None,
                      "mean of sharing tasks (%)": round(float(np.mean(shared)), 2) if shared else None,
                      "samples on greedy route (min %)": round(100 * float(greedy_route_share(u["routing_map"]).min()),
-                                                              1)})
+                                                              1),
+                     "greedy blocks per layer": ", ".join(map(str, greedy_blocks_per_layer(u["routing_map"])))})
     return sorted(rows, key=lambda r: (r["architecture"], r["tasks"], r["seed"]))
