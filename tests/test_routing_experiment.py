@@ -87,6 +87,18 @@ def test_claims_name_the_best_rl_algorithm():
     acc["qlearning-table"], acc["routing-all-fc"] = 0.8, 0.95
     c = [c for c in chapter.claims(_results(acc, 2), chapter.QUICK) if "RL algorithms" in c.claim][0]
     assert c.ours == "routing-all-fc" and c.holds is True
+    assert "routing-all-fc minus qlearning-table 15 ± " in c.note and "; reinforce-approx 5 ± " in c.note
+
+
+def test_the_rl_algorithm_claim_is_inconclusive_when_one_lead_lies_inside_the_seed_spread():
+    acc = {name: 0.9 for name in chapter.FIG4}
+    acc["routing-all-fc"] = 0.99
+    res = _results(acc, 100)
+    for s, d in enumerate((-0.05, 0.0, 0.05)):                   # routing minus qlearning-approx: 9, 4, -1 points
+        res["units"][f"qlearning-approx-seed{s}"]["test_accuracy"][-1] += 0.05 + d
+    c = [c for c in chapter.claims(res, chapter.PAPER) if "RL algorithms" in c.claim][0]
+    assert c.ours == "routing-all-fc" and c.holds is None and c.inconclusive
+    assert "qlearning-approx 4 ± 12 (n=3) points" in c.note
 
 
 def test_cli_reports_missing_mini_imagenet_clearly(tmp_path, monkeypatch, capsys):

@@ -479,13 +479,14 @@ def claims(results: dict, config: Config, *, timings: bool = False) -> list[Clai
             top = max(mean.values())
             best = [n for n in names if mean[n] == top]
             ours = best[0] if len(best) == 1 else "tie: " + ", ".join(best)
-            holds = all_hold([paired("routing-all-fc", n, e).verdict("greater") for n in names
-                              if n != "routing-all-fc"])
+            leads = {n: paired("routing-all-fc", n, e) for n in names if n != "routing-all-fc"}
+            holds = all_hold([iv.verdict("greater") for iv in leads.values()])
             out.append(Claim(CHAPTER, what + " (ours: the best one by mean accuracy, or the tied ones)",
                              "routing-all-fc", ours, holds, config.profile, source=where,
                              inconclusive=holds is None,
-                             note=f"after {e} epochs; holds when routing-all-fc beats each of the others "
-                                  f"({seeds_note})"))
+                             note=f"after {e} epochs; routing-all-fc minus " +
+                                  "; ".join(f"{n} {iv} points" for n, iv in leads.items()) +
+                                  f"; holds when routing-all-fc beats each of the others ({seeds_note})"))
     sweep = sweep_claims(results["router_sweep"], config) if "router_sweep" in results else []
     return out + sweep + cost
 
