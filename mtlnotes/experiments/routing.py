@@ -128,13 +128,15 @@ QUICK = Config(profile="quick", seeds=(0,), n_pos=40, n_neg_per_digit=40, n_test
 # cross-stitch-all-fc and soft-mixture-all-fc, 17–18 epochs a minute in all (with 12 processes as with 6);
 # on this 2-core CPU two processes manage about 1.4 epochs a minute. Figure 15's units on the first 2, 3 and 5 tasks
 # cost n/10 of a unit each, so about one unit per architecture and seed: ≈ 14 CPU-hours for routing and cross-stitch.
-# The committed results/routing-paper.json: Table 2's five architectures × 3 seeds at 100 epochs and Figure 15's
-# 18 units on the first 2, 3 and 5 tasks (--architectures
-# routing-all-fc,task-specific-all-fc,cross-stitch-all-fc,task-specific-1-fc,soft-mixture-all-fc),
+# The committed results/routing-paper.json: Table 2's five architectures and Figure 4's three other routers × 3 seeds
+# at 100 epochs and Figure 15's 18 units on the first 2, 3 and 5 tasks (--architectures routing-all-fc,
+# task-specific-all-fc,cross-stitch-all-fc,task-specific-1-fc,soft-mixture-all-fc,qlearning-table,qlearning-approx,
+# reinforce-approx),
 # 1.98–2.55 h of training per unit for the headline three, 1.75–1.8 h for task-specific-1-fc and soft-mixture-all-fc
 # (on a faster 2-core CPU, three processes side by side); recorded 30.2 CPU-hours and 0.6 H200 process-hours; the
 # first-n units 10.6 process-hours more on that faster CPU, three single-thread processes sharing its 2 cores
-# (0.3–0.6 h per unit on 2 tasks, 0.5 h on 3, 0.8–0.9 h on 5; results/routing-paper.units.txt).
+# (0.3–0.6 h per unit on 2 tasks, 0.5 h on 3, 0.8–0.9 h on 5); Figure 4's 9 units 17.0 process-hours more there
+# (1.6–2.1 h per unit; results/routing-paper.units.txt). Figure 5's other architectures are trained next.
 PAPER = Config(profile="paper", seeds=(0, 1, 2), wpl_lr=0.1, channels_last=True, record_every=400)
 # The full profile: the paper's MNIST-MTL (1k positives and 1k of each other digit per task, 200 test samples per
 # task), its optimiser and learning rate (SGD 1e-2), the five architectures of Table 2 and Figure 8, 3 seeds, but
